@@ -1,0 +1,106 @@
+"""The ``cost`` command: a thin Typer shell over the library.
+
+Commands live in ``cost_cli/commands/``; this module builds the app and turns every exception
+into one line on stderr and a documented exit code (``COST_DEBUG=1`` shows tracebacks).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+
+import click
+import typer
+
+from . import __version__
+from .console import error
+from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, describe
+
+app = typer.Typer(
+    name="cost",
+    help="Label video with actions using CoST (Collaborative Spatiotemporal networks).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cost-cli {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Label video with actions using CoST (Collaborative Spatiotemporal networks).
+
+    Exit codes: 0 success, 1 some inputs or steps failed, 2 usage or configuration error,
+    130 interrupted. Set COST_DEBUG=1 to see tracebacks.
+    """
+
+
+COMMAND_MODULES = ("convert", "info")
+_registered = False
+
+
+def _register() -> None:
+    global _registered
+    if _registered:
+        return
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.commands.{name}").register(app)
+    _registered = True
+
+
+class _Terminated(BaseException):
+    pass
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - exercised in subprocess tests
+    raise _Terminated()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``cost`` console script and ``python -m cost_cli``."""
+    debug = os.environ.get("COST_DEBUG", "") not in ("", "0")
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    code = 0
+    try:
+        _register()
+        rv = app(args=argv, prog_name="cost", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        error("interrupted")
+        code = EXIT_INTERRUPTED
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        code = exc.exit_code if exc.exit_code else EXIT_USAGE
+    except KeyboardInterrupt:
+        error("interrupted; run the same command again to resume")
+        code = EXIT_INTERRUPTED
+    except _Terminated:
+        error("terminated; run the same command again to resume")
+        code = EXIT_TERMINATED
+    except BrokenPipeError:
+        # the reader of our stdout went away (`cost label ... | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 1
+    except Exception as exc:  # noqa: BLE001 - the one place that maps everything
+        message, hint, code = describe(exc)
+        if debug:
+            traceback.print_exc()
+        error(message, hint)
+    sys.exit(code)

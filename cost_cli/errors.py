@@ -1,0 +1,91 @@
+"""Domain exceptions and the one table that turns them into messages and exit codes.
+
+Exit codes (documented in the README):
+  0  success: every input labeled (or the command did what it was asked)
+  1  the command ran but something failed: some inputs failed, a download or conversion failed
+  2  usage or configuration error: bad options, unusable model, refusal to resume
+  130 interrupted (Ctrl-C / SIGINT); 143 terminated (SIGTERM)
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class CostError(Exception):
+    """Base class: a message for the user (one line) and an optional hint."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(CostError):
+    """Options that conflict or make no sense."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(CostError):
+    """A model, file or setting that cannot be used."""
+
+    exit_code = EXIT_USAGE
+
+
+class ModelNotFoundError(ConfigError):
+    """A ``--model`` that names nothing we can find."""
+
+
+class CheckpointError(CostError):
+    """A checkpoint that cannot be read or does not match the architecture."""
+
+
+class ResumeError(CostError):
+    """An output that cannot be resumed safely (changed settings, no journal)."""
+
+    exit_code = EXIT_USAGE
+
+
+class OutputError(CostError):
+    """The output cannot be written (read-only place, disk full)."""
+
+
+class HubError(CostError):
+    """A download from the Hugging Face Hub failed."""
+
+
+class NotPublishedError(HubError):
+    """A registry entry whose weights exist nowhere to download."""
+
+
+class DataError(CostError):
+    """Training data that cannot be used."""
+
+    exit_code = EXIT_USAGE
+
+
+class DecodeError(CostError):
+    """One video could not be decoded; the run goes on."""
+
+
+def describe(exc: BaseException) -> tuple[str, str | None, int]:
+    """Map any exception to (one-line message, hint, exit code)."""
+    if isinstance(exc, CostError):
+        return exc.message, exc.hint, exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", None, EXIT_INTERRUPTED
+    if isinstance(exc, MemoryError):
+        return "out of memory", "try a smaller --batch-size or fewer --workers", EXIT_FAILED
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        return f"{exc.strerror or exc}{where}", None, EXIT_FAILED
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (f"{type(exc).__name__}: {first}" if first else type(exc).__name__,
+            "set COST_DEBUG=1 to see the traceback", EXIT_FAILED)

@@ -1,0 +1,35 @@
+"""Class lists shipped with the tool: Moments in Time v1 (339) and Kinetics-400."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from .errors import ConfigError
+
+BUILTIN = {"mit": "mit.txt", "k400": "k400.txt"}
+DATASET_NAMES = {"mit": "Moments in Time v1", "k400": "Kinetics-400"}
+SIZES = {339: "mit", 400: "k400"}
+
+
+def builtin_labels(name: str) -> list[str]:
+    """The class list ``mit`` or ``k400``, in the order the official models index them."""
+    text = resources.files("cost_cli").joinpath("data", "labels", BUILTIN[name]).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def resolve_labels(spec: str) -> tuple[list[str], str]:
+    """``mit``, ``k400`` or a file path -> (labels, dataset name)."""
+    if spec in BUILTIN:
+        return builtin_labels(spec), DATASET_NAMES[spec]
+    p = Path(spec)
+    if not p.is_file():
+        raise ConfigError(f"--labels {spec}: neither 'mit', 'k400' nor a readable file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--labels {spec}: unreadable ({exc})") from None
+    labels = [line.strip() for line in text.splitlines()]
+    while labels and not labels[-1]:
+        labels.pop()
+    return labels, p.stem

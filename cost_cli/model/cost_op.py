@@ -1,0 +1,122 @@
+"""The CoST operation: one shared 3x3 kernel over the H-W, T-W and T-H views of a video.
+
+Two implementations live here:
+
+* :func:`cost_reference` is the straightforward form of the paper and the authors' release:
+  three ``conv3d`` calls, one per view, fused by a weighted sum. Tests hold every faster
+  form to it.
+* :class:`CoST` is the module used by the network. For CoST(a) the three views are folded
+  into one 3x3x3 kernel (the views only touch the centre planes of that cube), so the
+  layer is a single ``conv3d``. For CoST(b) the per-view outputs are needed for the
+  attention branch, so the three views are computed separately; the T-W and T-H views run
+  as one ``conv3d`` over a stacked kernel and the H-W view as a (1, 3, 3) conv.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+VIEWS = ("hw", "tw", "th")
+
+
+def view_kernels(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return the 5-D (hw, tw, th) kernels of a shared kernel of shape (Co, Ci, 1, 3, 3)."""
+    w = weight.squeeze(2) if weight.dim() == 5 else weight
+    return w.unsqueeze(2), w.unsqueeze(3), w.unsqueeze(4)
+
+
+def cost_reference(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    coefficients: torch.Tensor | None = None,
+    *,
+    stride: tuple[int, int, int] = (1, 1, 1),
+    fc1: torch.Tensor | None = None,
+    fc2: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The CoST operation exactly as the spec writes it (three conv3d and a weighted sum).
+
+    ``coefficients`` is CoST(a)'s ``alpha`` (3, Co); for CoST(b) pass ``fc1`` and ``fc2``.
+    """
+    w_hw, w_tw, w_th = view_kernels(weight)
+    y_hw = F.conv3d(x, w_hw, stride=stride, padding=(0, 1, 1))
+    y_tw = F.conv3d(x, w_tw, stride=stride, padding=(1, 0, 1))
+    y_th = F.conv3d(x, w_th, stride=stride, padding=(1, 1, 0))
+    n, c = y_hw.shape[:2]
+    if fc1 is None:
+        a = torch.softmax(coefficients, dim=0).view(3, 1, c, 1, 1, 1)
+        return a[0] * y_hw + a[1] * y_tw + a[2] * y_th
+    pooled = torch.cat([y.amax(dim=(2, 3, 4)) for y in (y_hw, y_tw, y_th)], dim=0)  # (3N, C)
+    z = F.linear(pooled, fc1).view(3, n * c).t()  # (N*C, 3)
+    z = F.linear(z, fc2).t().reshape(3, n, c)
+    a = torch.softmax(z, dim=0).view(3, n, c, 1, 1, 1)
+    return a[0] * y_hw + a[1] * y_tw + a[2] * y_th
+
+
+class CoST(nn.Module):
+    """Collaborative spatiotemporal convolution, CoST(a) (``kind='a'``) or CoST(b) (``'b'``).
+
+    Parameters and their names follow the authors' checkpoints: ``weight`` (Co, Ci, 1, 3, 3),
+    ``alpha`` (3, Co) for CoST(a), ``fc1.weight`` (Co, Co) and ``fc2.weight`` (3, 3) for CoST(b).
+    After a forward pass, ``last_coefficients`` holds the view weights that were used:
+    (3, Co) for CoST(a), (3, N, Co) for CoST(b).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kind: str = "b",
+                 stride: tuple[int, int, int] = (1, 1, 1)) -> None:
+        super().__init__()
+        if kind not in ("a", "b"):
+            raise ValueError(f"CoST kind must be 'a' or 'b', not {kind!r}")
+        self.kind = kind
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.stride = tuple(stride)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 1, 3, 3))
+        nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
+        if kind == "a":
+            alpha = torch.full((3, out_channels), -0.7)
+            alpha[0] = 0.7
+            self.alpha = nn.Parameter(alpha)
+        else:
+            self.fc1 = nn.Linear(out_channels, out_channels, bias=False)
+            self.fc2 = nn.Linear(3, 3, bias=False)
+        self.last_coefficients: torch.Tensor | None = None
+        self.record_coefficients = False
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kind={self.kind!r}, "
+                f"stride={self.stride}")
+
+    def fused_kernel(self) -> torch.Tensor:
+        """CoST(a)'s three weighted views as one (Co, Ci, 3, 3, 3) kernel."""
+        a = torch.softmax(self.alpha, dim=0)
+        w = self.weight[:, :, 0]  # (Co, Ci, 3, 3)
+        k = w.new_zeros(w.shape[0], w.shape[1], 3, 3, 3)
+        k[:, :, 1, :, :] += a[0].view(-1, 1, 1, 1) * w
+        k[:, :, :, 1, :] += a[1].view(-1, 1, 1, 1) * w
+        k[:, :, :, :, 1] += a[2].view(-1, 1, 1, 1) * w
+        return k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "a":
+            if self.record_coefficients:
+                self.last_coefficients = torch.softmax(self.alpha.detach(), dim=0)
+            return F.conv3d(x, self.fused_kernel().to(x.dtype), stride=self.stride, padding=1)
+        w = self.weight.to(x.dtype)
+        y_hw = F.conv3d(x, w, stride=self.stride, padding=(0, 1, 1))
+        w2 = w[:, :, 0]
+        y_tw = F.conv3d(x, w2.unsqueeze(3), stride=self.stride, padding=(1, 0, 1))
+        y_th = F.conv3d(x, w2.unsqueeze(4), stride=self.stride, padding=(1, 1, 0))
+        n, c = y_hw.shape[:2]
+        pooled = torch.cat([y.amax(dim=(2, 3, 4)) for y in (y_hw, y_tw, y_th)], dim=0)
+        z = self.fc1(pooled).view(3, n * c).t()
+        z = self.fc2(z).t().reshape(3, n, c)
+        # softmax in fp32 when running in half precision; keep fp64 as fp64
+        a = torch.softmax(z.float() if z.dtype in (torch.float16, torch.bfloat16) else z,
+                          dim=0).to(x.dtype)
+        if self.record_coefficients:
+            self.last_coefficients = a.detach().float()
+        a = a.view(3, n, c, 1, 1, 1)
+        return torch.addcmul(torch.addcmul(a[0] * y_hw, a[1], y_tw), a[2], y_th)

@@ -1,0 +1,111 @@
+"""Named models shipped with the tool, as frozen specs (pure data, no network).
+
+The data lives in ``weights/registry.json``; this module loads and checks it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import ConfigError, ModelNotFoundError
+
+STATUSES = ("bundled", "published", "derived", "unpublished")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registry entry."""
+
+    name: str
+    description: str
+    arch: str
+    frames: int
+    dataset: str
+    num_classes: int
+    status: str  # bundled | published | derived | unpublished
+    license: str = ""
+    folder: str = ""  # bundled: folder under weights/
+    hub_repo: str = ""  # published/derived: the Hub repo that holds the weights
+    revision: str = ""  # pinned 40-hex commit
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    accuracy: dict[str, str] = field(default_factory=dict)
+    labels: str = ""  # 'mit', 'k400', or '' (the folder's labels.txt)
+    notes: str = ""
+
+    def validate(self) -> None:
+        from .model.resnet3d_cost import ARCHITECTURES
+
+        if self.status not in STATUSES:
+            raise ConfigError(f"registry entry {self.name}: bad status {self.status!r}")
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"registry entry {self.name}: unknown architecture {self.arch!r}")
+        if self.frames not in (8, 32):
+            raise ConfigError(f"registry entry {self.name}: frames must be 8 or 32")
+        if self.status == "bundled" and not self.folder:
+            raise ConfigError(f"registry entry {self.name}: bundled but no folder")
+        if self.status in ("published", "derived"):
+            if not self.hub_repo or len(self.revision) != 40:
+                raise ConfigError(f"registry entry {self.name}: needs hub_repo and a 40-hex revision")
+            if not self.files or any(len(h) != 64 for h in self.files.values()):
+                raise ConfigError(f"registry entry {self.name}: needs files with sha256 digests")
+
+
+def registry_path() -> Path:
+    from .model.loading import weights_dir
+
+    return weights_dir() / "registry.json"
+
+
+@lru_cache(maxsize=1)
+def load_registry() -> dict[str, ModelSpec]:
+    """All entries by name, checked against the schema."""
+    path = registry_path()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"model registry {path} unreadable: {exc}") from None
+    out: dict[str, ModelSpec] = {}
+    for entry in raw["models"]:
+        spec = ModelSpec(**entry)
+        spec.validate()
+        out[spec.name] = spec
+    return out
+
+
+def has(name: str) -> bool:
+    return name in load_registry()
+
+
+def get(name: str) -> ModelSpec:
+    reg = load_registry()
+    if name not in reg:
+        close = suggest(name)
+        raise ModelNotFoundError(f"no model named {name!r} in the registry",
+                                 hint=(f"did you mean {close!r}? " if close else "") + "`cost models` lists them")
+    return reg[name]
+
+
+def suggest(name: str) -> str | None:
+    """The closest registry name to a mistyped one, if any is close."""
+    match = difflib.get_close_matches(name, list(load_registry()), n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+def local_folder(name: str) -> Path:
+    """The local model folder of a registry entry (bundled, or already in the Hub cache)."""
+    from .model.loading import weights_dir
+
+    spec = get(name)
+    if spec.status == "bundled":
+        folder = weights_dir() / spec.folder
+        if not folder.is_dir():
+            raise ConfigError(f"bundled model {name} is missing from this installation ({folder})",
+                              hint="reinstall cost-cli")
+        return folder
+    from . import hub
+
+    return hub.registry_folder(spec, download=False)

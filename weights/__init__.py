@@ -1,0 +1,1 @@
+"""Bundled model folders and the model registry (data only)."""
