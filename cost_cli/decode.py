@@ -1,0 +1,300 @@
+"""Decoder backends (decord, OpenCV) behind one small protocol.
+
+Every backend opens a file that has already been checked to be a regular, readable file,
+reads it once front to back, converts only the frames asked for, and reports the stream's
+own timestamps. Facts this is built on (see ``shared/spec/decoding-and-reliability.md``):
+
+* a FIFO hangs both decoders and a non-UTF-8 name crashes OpenCV: we open the file ourselves
+  (``O_NONBLOCK``), check ``S_ISREG`` and hand the decoder ``/proc/self/fd/N``;
+* OpenCV never raises on corrupt input: a read that falls short of the frame count is a
+  failed decode, not a success;
+* decord's read-ahead grows without bound: we ``seek`` after each window's batch.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Protocol
+
+import numpy as np
+
+from .errors import DecodeError
+
+BACKENDS = ("decord", "opencv")
+# an OpenCV read may fall this short of the container's frame count and still be whole
+# (counts taken from the container are estimates for some formats)
+SHORTFALL_TOLERANCE = 2
+
+
+@dataclass
+class VideoInfo:
+    """What a decoder knows about a video once it is open."""
+
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+    rotation: int = 0
+    backend: str = ""
+    timestamps: np.ndarray | None = None  # start time of each frame (s), when known up front
+    duration: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Reader(Protocol):
+    info: VideoInfo
+
+    def frames(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (index, RGB uint8 frame) for sorted unique ``indices``, front to back."""
+
+    def final_timestamps(self) -> tuple[np.ndarray, float]:
+        """Start time of every frame and the duration, once ``frames`` has run to the end."""
+
+    def close(self) -> None: ...
+
+
+def open_checked(path: str) -> int:
+    """Open ``path`` for reading without blocking; raise DecodeError unless it is a regular file."""
+    raw = os.fsencode(path)
+    try:
+        fd = os.open(raw, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        if os.path.islink(raw):
+            raise DecodeError("dangling symbolic link") from None
+        raise DecodeError("no such file") from None
+    except PermissionError:
+        raise DecodeError("permission denied") from None
+    except OSError as exc:
+        raise DecodeError(f"cannot open ({os.strerror(exc.errno) if exc.errno else exc})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise DecodeError(f"not a regular file ({kind})")
+    if st.st_size == 0:
+        os.close(fd)
+        raise DecodeError("empty file (0 bytes)")
+    try:
+        os.read(fd, 1)  # EIO and friends show up here, not at open
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError as exc:
+        os.close(fd)
+        raise DecodeError(f"unreadable ({os.strerror(exc.errno) if exc.errno else exc})") from None
+    return fd
+
+
+def fd_path(fd: int) -> str:
+    """A path string naming an open descriptor (works for any file name, UTF-8 or not)."""
+    return f"/proc/self/fd/{fd}"
+
+
+def _rotation_from_opencv(path: str) -> int:
+    import cv2
+
+    cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    try:
+        if not cap.isOpened():
+            return 0
+        meta = cap.get(cv2.CAP_PROP_ORIENTATION_META) if hasattr(cv2, "CAP_PROP_ORIENTATION_META") else 0
+        return int(round(meta)) % 360 if meta == meta else 0
+    finally:
+        cap.release()
+
+
+class DecordReader:
+    """decord (``decord2``): exact frame counts and per-frame timestamps from the index."""
+
+    name = "decord"
+
+    def __init__(self, path: str, fd: int) -> None:
+        try:
+            import decord
+        except ImportError as exc:  # pragma: no cover - decord2 is a dependency
+            raise DecodeError("decord is not installed (pip install decord2)") from exc
+        self._fd = fd
+        src = fd_path(fd)
+        try:
+            self._vr = decord.VideoReader(src, ctx=decord.cpu(0), num_threads=1)
+            n = len(self._vr)
+        except Exception as exc:  # decord raises DECORDError / RuntimeError with C++ text
+            raise DecodeError(f"cannot decode ({_short(exc)})") from None
+        if n <= 0:
+            raise DecodeError("no video frames")
+        try:
+            ts = np.asarray(self._vr.get_frame_timestamp(np.arange(n)), dtype=np.float64)
+        except Exception as exc:
+            raise DecodeError(f"cannot read frame timestamps ({_short(exc)})") from None
+        starts = ts[:, 0]
+        duration = float(ts[-1, 1]) if ts[-1, 1] > ts[-1, 0] else None
+        fps = float(self._vr.get_avg_fps() or 0) or (n / duration if duration else 25.0)
+        if duration is None:
+            duration = float(starts[-1] + 1.0 / fps)
+        self._rotation = _rotation_from_opencv(src)
+        try:
+            # decord2 applies the display rotation itself; the first frame gives the shown size
+            h, w = self._vr[0].shape[:2]
+            self._vr.seek(0)
+        except Exception as exc:
+            raise DecodeError(f"cannot decode the first frame ({_short(exc)})") from None
+        self.info = VideoInfo(n, fps, w, h, self._rotation, self.name, starts, duration)
+
+    def frames(self, indices: Iterable[int], chunk: int = 8) -> Iterator[tuple[int, np.ndarray]]:
+        idx = list(indices)
+        for start in range(0, len(idx), chunk):
+            part = idx[start:start + chunk]
+            try:
+                batch = self._vr.get_batch(part).asnumpy()
+            except Exception as exc:
+                raise DecodeError(f"decoding failed at frame {part[0]} ({_short(exc)})") from None
+            if start + chunk < len(idx):
+                try:  # bound decord's read-ahead (decord #157, #208)
+                    self._vr.seek(idx[start + chunk])
+                except Exception:
+                    pass
+            for i, frame in zip(part, batch):
+                yield i, frame
+
+    def final_timestamps(self) -> tuple[np.ndarray, float]:
+        return self.info.timestamps, float(self.info.duration)
+
+    def close(self) -> None:
+        self._vr = None
+
+
+class OpenCVReader:
+    """OpenCV (FFmpeg backend): ``grab`` every frame, ``retrieve`` only the ones asked for."""
+
+    name = "opencv"
+
+    def __init__(self, path: str, fd: int) -> None:
+        import cv2
+
+        self._cv2 = cv2
+        self._fd = fd
+        cap = cv2.VideoCapture(fd_path(fd), cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            raise DecodeError("cannot decode (OpenCV could not open it as a video)")
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0)
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if n <= 0 or n > 10**9:
+            cap.release()
+            raise DecodeError(f"cannot decode (bad frame count {n})")
+        if w <= 0 or h <= 0:
+            cap.release()
+            raise DecodeError("cannot decode (no picture size)")
+        rotation = 0
+        if hasattr(cv2, "CAP_PROP_ORIENTATION_META"):
+            meta = cap.get(cv2.CAP_PROP_ORIENTATION_META)
+            rotation = int(round(meta)) % 360 if meta == meta else 0
+        # OpenCV applies the display rotation itself (CAP_PROP_ORIENTATION_AUTO) and reports
+        # the displayed size
+        self._cap = cap
+        self._ts: list[float] = []
+        self._grabbed = 0
+        self.info = VideoInfo(n, fps if fps > 0 else 25.0, w, h, rotation, self.name, None, None)
+
+    def frames(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        cv2 = self._cv2
+        wanted = iter(sorted(set(indices)))
+        nxt = next(wanted, None)
+        n = self.info.num_frames
+        while self._grabbed < n:
+            if not self._cap.grab():
+                break
+            self._ts.append(self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+            i = self._grabbed
+            self._grabbed += 1
+            if nxt is not None and i == nxt:
+                ok, bgr = self._cap.retrieve()
+                if not ok or bgr is None:
+                    raise DecodeError(f"decoding failed at frame {i}")
+                yield i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                nxt = next(wanted, None)
+        if self._grabbed < n:
+            if n - self._grabbed > SHORTFALL_TOLERANCE or self._grabbed == 0:
+                raise DecodeError(f"truncated or corrupt: decoded {self._grabbed} of {n} frames")
+            self.info.num_frames = self._grabbed  # container over-counted by a frame or two
+            self.info.extra["short_by"] = n - self._grabbed
+        if nxt is not None and nxt < self.info.num_frames:
+            raise DecodeError(f"decoding failed before frame {nxt}")
+
+    def final_timestamps(self) -> tuple[np.ndarray, float]:
+        ts = np.asarray(self._ts[: self.info.num_frames], dtype=np.float64)
+        if len(ts) >= 2 and np.all(np.diff(ts) >= 0) and ts[-1] > 0:
+            step = float(np.median(np.diff(ts[-min(len(ts), 9):])))
+            return ts, float(ts[-1] + (step if step > 0 else 1.0 / self.info.fps))
+        ts = np.arange(self.info.num_frames) / self.info.fps
+        return ts, float(self.info.num_frames / self.info.fps)
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # decord's C++ errors end with the useful line after a stack dump
+    for ln in reversed(lines):
+        if not ln.startswith(("[bt]", "Stack trace")) and "frame #" not in ln:
+            return ln[:200]
+    return type(exc).__name__
+
+
+def open_reader(path: str, backend: str = "auto") -> Reader:
+    """Open ``path`` with ``backend`` ('auto': decord, then OpenCV if decord cannot open it)."""
+    if backend not in ("auto",) + BACKENDS:
+        raise ValueError(f"unknown decoder {backend!r}")
+    fd = open_checked(path)
+    try:
+        if backend == "opencv":
+            return _attach(OpenCVReader(path, fd), fd)
+        try:
+            return _attach(DecordReader(path, fd), fd)
+        except DecodeError as first:
+            if backend == "decord":
+                raise
+            os.lseek(fd, 0, os.SEEK_SET)
+            try:
+                return _attach(OpenCVReader(path, fd), fd)
+            except DecodeError:
+                raise first from None
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _attach(reader, fd: int):
+    original = reader.close
+
+    def close() -> None:
+        try:
+            original()
+        finally:
+            try:
+                os.close(fd)
+            except OSError as exc:  # pragma: no cover
+                if exc.errno != errno.EBADF:
+                    raise
+
+    reader.close = close
+    return reader
+
+
+def read_frames(path: str, indices: list[int], backend: str = "auto") -> tuple[np.ndarray, VideoInfo]:
+    """All frames at ``indices`` (any order, repeats allowed) as (len, H, W, 3) uint8 RGB."""
+    reader = open_reader(path, backend)
+    try:
+        uniq = sorted(set(indices))
+        got = dict(reader.frames(uniq))
+        missing = [i for i in uniq if i not in got]
+        if missing:
+            raise DecodeError(f"frame {missing[0]} is beyond the end ({reader.info.num_frames} frames)")
+        return np.stack([got[i] for i in indices]), reader.info
+    finally:
+        reader.close()
