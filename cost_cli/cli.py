@@ -47,7 +47,7 @@ def _root(
     """
 
 
-COMMAND_MODULES = ("convert", "info")
+COMMAND_MODULES = ("label", "convert", "info")
 _registered = False
 
 

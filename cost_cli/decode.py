@@ -237,7 +237,9 @@ class OpenCVReader:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip()
+    import re
+
+    text = re.sub(r"/proc/self/fd/\d+\.*", "the file", str(exc)).strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     # decord's C++ errors end with the useful line after a stack dump
     for ln in reversed(lines):

@@ -1,0 +1,372 @@
+"""One labeling job end to end: discover, decode (workers), infer (batches), segment, commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import console
+from .errors import EXIT_FAILED, EXIT_OK, OutputError, UsageError
+from .journal import Journal, VideoRecord
+from .sampling import Stride
+from .segments import make_segments
+from .sources import Problem, discover, file_identity
+from .writers import SCHEMA_VERSION, dumps, row_format, run_document, video_document
+
+
+@dataclass
+class LabelConfig:
+    """Every setting of a ``cost label`` run."""
+
+    inputs: list[str]
+    model: str | None = None
+    out: str | None = None  # None or '-' = stdout
+    fmt: str = "csv"
+    stride: Stride = field(default_factory=Stride)
+    crops: int = 1
+    topk: int = 5
+    merge: bool = True
+    min_score: float = 0.0
+    batch_size: int = 8
+    device: str = "auto"
+    precision: str = "auto"
+    workers: int = 0  # 0 = one per core
+    decoder: str = "auto"
+    decode_timeout: float = 60.0
+    overwrite: bool = False
+    retry_failed: bool = False
+    errors_file: str | None = None
+    views: bool = False
+    null: bool = False
+    progress: bool | None = None  # None = only on a terminal
+
+    @property
+    def to_stdout(self) -> bool:
+        return self.out is None or self.out == "-"
+
+
+def check_options(cfg: LabelConfig) -> None:
+    """Reject conflicting or impossible options before any work."""
+    if cfg.fmt not in ("csv", "jsonl", "json"):
+        raise UsageError(f"--format {cfg.fmt!r}: expected csv, jsonl or json")
+    if cfg.crops not in (1, 3):
+        raise UsageError(f"--crops must be 1 or 3, not {cfg.crops}")
+    if cfg.topk < 1:
+        raise UsageError("--topk must be at least 1")
+    if cfg.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if cfg.workers < 0:
+        raise UsageError("--workers must be 0 (one per core) or more")
+    if not 0.0 <= cfg.min_score <= 1.0:
+        raise UsageError("--min-score must be between 0 and 1")
+    if cfg.decode_timeout <= 0:
+        raise UsageError("--decode-timeout must be positive")
+    if cfg.decoder not in ("auto", "decord", "opencv"):
+        raise UsageError(f"--decoder {cfg.decoder!r}: expected auto, decord or opencv")
+    if cfg.to_stdout and cfg.overwrite:
+        raise UsageError("--overwrite needs --out FILE (results on stdout are never resumed)")
+    if cfg.to_stdout and cfg.retry_failed:
+        raise UsageError("--retry-failed needs --out FILE (results on stdout are never resumed)")
+    if not cfg.inputs:
+        raise UsageError("no inputs: give files, folders, globs, or - to read paths from stdin")
+
+
+@dataclass
+class _Video:
+    key: str
+    index: int
+    size: int | None
+    mtime: float | None
+    meta: dict | None = None
+    probs: np.ndarray | None = None
+    shares: np.ndarray | None = None
+    received: int = 0
+    inferred: int = 0
+    done: dict | None = None
+    error: dict | None = None
+
+    @property
+    def complete(self) -> bool:
+        if self.error is not None:
+            return True
+        return self.done is not None and self.meta is not None and self.inferred == self.meta["windows"]
+
+
+@dataclass
+class Summary:
+    labeled: int = 0
+    failed: int = 0
+    skipped: int = 0
+    segments: int = 0
+    video_seconds: float = 0.0
+    windows: int = 0
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FAILED if self.failed else EXIT_OK
+
+
+def fingerprint(cfg: LabelConfig, model, dtype_class: str) -> dict:
+    """Everything that changes the rows; resume refuses to mix runs whose fingerprints differ."""
+    c = model.config
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": str(getattr(model, "source", "")),
+        "weights_sha256": getattr(model, "weights_sha256", ""),
+        "arch": c.arch, "clip_len": c.clip_len, "frame_interval": c.frame_interval,
+        "short_side": c.short_side, "crop_size": c.crop_size,
+        "mean": list(c.mean), "std": list(c.std),
+        "stride": cfg.stride.describe(), "crops": cfg.crops, "precision": dtype_class,
+        "topk": cfg.topk, "merge": cfg.merge, "min_score": cfg.min_score, "views": cfg.views,
+        "decoder": cfg.decoder,
+    }
+
+
+class _Progress:
+    """Rich progress on stderr, only when it is a terminal (or forced)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self.bar = None
+        if enabled:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeRemainingColumn)
+
+            self.bar = Progress(TextColumn("[bold]labeling"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                                TextColumn("{task.fields[current]}"), console=console.err,
+                                transient=True)
+            self.task = self.bar.add_task("label", total=total, rate="", current="")
+            self.bar.start()
+
+    def update(self, done: int, rate: float, current: str) -> None:
+        if self.bar is not None:
+            name = os.path.basename(current).encode("utf-8", "backslashreplace").decode()
+            self.bar.update(self.task, completed=done, rate=f"{rate:.1f} win/s", current=name[-40:])
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run_label(cfg: LabelConfig, stdin=None) -> Summary:
+    """Run a labeling job; returns the summary (its ``exit_code`` is the command's)."""
+    from .inference import Predictor, pick_device, pick_dtype, precision_class
+    from .model.loading import load_model
+    from .workers import DecodePool, DecodeSettings
+
+    check_options(cfg)
+    t0 = time.monotonic()
+    summary = Summary()
+    videos, problems = discover(cfg.inputs, stdin, cfg.null)
+    if not videos and not problems:
+        raise UsageError("no videos found in the inputs",
+                         hint="folders are searched for video extensions (.mp4, .mkv, .webm, ...)")
+    device = pick_device(cfg.device)
+    dtype = pick_dtype(cfg.precision, device)
+    model = load_model(cfg.model, warn=console.warn)
+    mc = model.config
+    fp = fingerprint(cfg, model, precision_class(dtype))
+    fmt = row_format(cfg.fmt, cfg.views) if cfg.fmt != "json" else None
+    journal = None
+    if not cfg.to_stdout:
+        journal = Journal(cfg.out, cfg.fmt, fp, fmt.header() if fmt else "", cfg.overwrite)
+    errors_f = _open_errors(cfg.errors_file)
+    stdout_json: list[dict] = []
+    failed_docs: list[dict] = []
+
+    def report_failure(path: str, reason: str, error_class: str) -> None:
+        summary.failed += 1
+        console.error(f"{path}: {reason}")
+        entry = {"video": path, "reason": reason, "error_class": error_class}
+        failed_docs.append(entry)
+        if errors_f is not None:
+            errors_f.write((dumps(entry) + "\n").encode("utf-8"))
+            errors_f.flush()
+
+    for p in problems:
+        report_failure(p.path, p.reason, "InputError")
+
+    # what to do for each video
+    work: list[_Video] = []
+    for path in videos:
+        size, mtime = file_identity(path)
+        rec = journal.status(path) if journal else None
+        if rec is not None and rec.status == "done":
+            summary.skipped += 1
+            if (size, mtime) != (rec.size, rec.mtime) and size is not None:
+                console.warn(f"{path}: changed since it was labeled; kept the old rows "
+                             "(use --overwrite to relabel everything)")
+            continue
+        if rec is not None and rec.status == "failed" and not cfg.retry_failed:
+            summary.failed += 1
+            failed_docs.append({"video": path, "reason": rec.reason, "error_class": rec.error_class})
+            if errors_f is not None:
+                errors_f.write((dumps({"video": path, "reason": rec.reason, "error_class": rec.error_class,
+                                       "previous_run": True}) + "\n").encode("utf-8"))
+            continue
+        work.append(_Video(path, len(work), size, mtime))
+    if cfg.to_stdout and fmt is not None:
+        console.stdout_write(fmt.header())
+
+    if summary.skipped:
+        console.info(f"resuming {cfg.out}: {summary.skipped} video(s) already labeled")
+    if summary.failed > len(problems):
+        console.warn(f"{summary.failed - len(problems)} video(s) failed in an earlier run and are skipped "
+                     "(--retry-failed tries them again)")
+
+    n_workers = cfg.workers or (os.cpu_count() or 1)
+    n_workers = max(1, min(n_workers, len(work))) if work else 0
+    show = cfg.progress if cfg.progress is not None else (console.stderr_is_terminal() and not console.is_quiet())
+    progress = _Progress(bool(show) and bool(work), len(work))
+    pool = None
+    try:
+        if work:
+            predictor = Predictor(model, device, dtype, cfg.batch_size, views=cfg.views)
+            settings = DecodeSettings(mc.clip_len, mc.frame_interval, mc.short_side, mc.crop_size, cfg.crops,
+                                      cfg.stride.frames, cfg.stride.seconds, cfg.decoder)
+            pool = DecodePool(settings, n_workers, cfg.decode_timeout)
+            _loop(cfg, work, pool, predictor, model, journal, fmt, summary, report_failure, stdout_json,
+                  progress, t0)
+    finally:
+        progress.stop()
+        if pool is not None:
+            pool.close()
+        if errors_f is not None:
+            errors_f.close()
+
+    if cfg.fmt == "json":
+        settings_doc = {k: v for k, v in fp.items() if k not in ("model", "weights_sha256")}
+        model_doc = {"source": fp["model"], "weights_sha256": fp["weights_sha256"], "arch": mc.arch,
+                     "dataset": mc.dataset, "num_classes": model.num_classes}
+        if journal is not None:
+            docs = [journal.state.records[k].doc for k in journal.state.order
+                    if journal.state.records[k].status == "done"]
+            failed = [{"video": k, "reason": journal.state.records[k].reason,
+                       "error_class": journal.state.records[k].error_class}
+                      for k in journal.state.order if journal.state.records[k].status == "failed"]
+            _write_atomic(cfg.out, run_document(settings_doc, model_doc, docs, failed))
+        else:
+            console.stdout_write(run_document(settings_doc, model_doc, stdout_json, failed_docs))
+    if journal is not None:
+        journal.close()
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+def _loop(cfg, work, pool, predictor, model, journal, fmt, summary, report_failure, stdout_json,
+          progress, t0) -> None:
+    by_key = {v.key: v for v in work}
+    for v in work:
+        pool.submit(v.key, v.key)
+    pending: list[tuple[str, int, np.ndarray]] = []
+    head = 0
+    batch = predictor.batch_size
+    last_name = ""
+
+    def finalize() -> None:
+        nonlocal head
+        while head < len(work) and work[head].complete:
+            v = work[head]
+            head += 1
+            _commit(cfg, v, model, journal, fmt, summary, report_failure, stdout_json)
+            v.probs = v.shares = None  # free memory
+        rate = summary.windows / max(1e-6, time.monotonic() - t0)
+        progress.update(head, rate, last_name)
+
+    while head < len(work):
+        timeout = 0.0 if len(pending) >= batch else 0.1
+        for kind, key, payload in pool.poll(timeout):
+            v = by_key[key]
+            if v.error is not None or (v.done is not None and kind != "error"):
+                continue
+            if kind == "meta":
+                v.meta = payload
+                v.probs = np.zeros((payload["windows"], model.num_classes), dtype=np.float32)
+                if cfg.views:
+                    v.shares = np.zeros((payload["windows"], 3), dtype=np.float32)
+                last_name = key
+            elif kind == "window":
+                k, clip = payload
+                pending.append((key, k, clip))
+                v.received += 1
+            elif kind == "done":
+                v.done = payload
+            elif kind == "error":
+                v.error = payload
+        # drop windows of failed videos
+        if any(by_key[k].error is not None for k, _, _ in pending):
+            pending = [p for p in pending if by_key[p[0]].error is None]
+        while len(pending) >= batch or (pending and not pool.busy):
+            chunk, pending = pending[:batch], pending[batch:]
+            probs, shares = predictor(np.stack([c for _, _, c in chunk]))
+            for i, (key, k, _) in enumerate(chunk):
+                v = by_key[key]
+                v.probs[k] = probs[i]
+                if shares is not None and v.shares is not None:
+                    v.shares[k] = shares[i]
+                v.inferred += 1
+            summary.windows += len(chunk)
+            if pool.busy:
+                break  # go back to the workers before the next batch
+        finalize()
+
+
+def _commit(cfg, v: _Video, model, journal, fmt, summary, report_failure, stdout_json) -> None:
+    if v.error is not None:
+        report_failure(v.key, v.error["reason"], v.error["error_class"])
+        if journal is not None:
+            journal.commit(VideoRecord(v.key, "failed", v.size, v.mtime, reason=v.error["reason"],
+                                       error_class=v.error["error_class"]))
+        return
+    d = v.done
+    segs = make_segments(v.probs, d["bounds"], d["timestamps"], d["duration"], model.labels,
+                         topk=cfg.topk, merge=cfg.merge, min_score=cfg.min_score,
+                         views=v.shares if cfg.views and model.cost_layers() else None)
+    info = dict(v.meta, duration=d["duration"], num_frames=d["num_frames"])
+    summary.labeled += 1
+    summary.segments += len(segs)
+    summary.video_seconds += d["duration"]
+    if cfg.fmt == "json":
+        doc = video_document(v.key, info, segs, cfg.views)
+        if journal is not None:
+            journal.commit(VideoRecord(v.key, "done", v.size, v.mtime, rows=len(segs), doc=doc))
+        else:
+            stdout_json.append(doc)
+        return
+    text = fmt.rows(v.key, segs)
+    if journal is not None:
+        journal.commit(VideoRecord(v.key, "done", v.size, v.mtime, rows=len(segs)), text)
+    else:
+        console.stdout_write(text)
+
+
+def _open_errors(path: str | None):
+    if not path:
+        return None
+    try:
+        return open(path, "wb")
+    except OSError as exc:
+        raise OutputError(f"--errors {path}: cannot write ({exc.strerror})") from None
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(text.encode("utf-8", "surrogateescape"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None

@@ -1,0 +1,83 @@
+"""Window predictions -> segments that tile each video's timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LOW_SCORE_LABEL = "unknown"
+
+
+@dataclass
+class Segment:
+    """One output row before formatting."""
+
+    start: float
+    end: float
+    start_frame: int
+    end_frame: int  # exclusive: the next segment's start_frame
+    label: str
+    score: float
+    topk: list[tuple[str, float]]
+    windows: int = 1
+    views: dict[str, float] | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def boundary_times(bounds: list[int], timestamps: np.ndarray, duration: float) -> list[float]:
+    """Seconds of each frame boundary: a frame's start time, the duration for the end."""
+    n = len(timestamps)
+    out = []
+    for b in bounds:
+        out.append(float(duration) if b >= n else float(timestamps[b]))
+    # guard against decoders that report a non-monotonic clock
+    for i in range(1, len(out)):
+        out[i] = max(out[i], out[i - 1])
+    return out
+
+
+def topk_of(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float]]:
+    k = max(1, min(k, len(labels)))
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [(labels[i], float(probs[i])) for i in order]
+
+
+def make_segments(probs: np.ndarray, bounds: list[int], timestamps: np.ndarray, duration: float,
+                  labels: list[str], topk: int = 5, merge: bool = True, min_score: float = 0.0,
+                  views: np.ndarray | None = None) -> list[Segment]:
+    """Build segments from per-window probabilities (n_windows, n_classes).
+
+    With ``merge``, consecutive windows with the same top-1 label form one segment whose score
+    is the mean probability of that label over those windows, and whose top-k is taken from
+    the mean probabilities. A window whose top-1 probability is below ``min_score`` is marked:
+    its label becomes ``unknown`` (it still fills its slice, so rows keep tiling the video).
+    ``views`` (n_windows, 3), when given, is averaged the same way.
+    """
+    n = probs.shape[0]
+    if len(bounds) != n + 1:
+        raise ValueError("one more boundary than windows is needed")
+    times = boundary_times(bounds, timestamps, duration)
+    top1 = probs.argmax(axis=1)
+    keys = [LOW_SCORE_LABEL if probs[i, top1[i]] < min_score else labels[top1[i]] for i in range(n)]
+    groups: list[tuple[int, int]] = []
+    for i in range(n):
+        if merge and groups and keys[groups[-1][0]] == keys[i]:
+            groups[-1] = (groups[-1][0], i + 1)
+        else:
+            groups.append((i, i + 1))
+    segments = []
+    for a, b in groups:
+        mean = probs[a:b].mean(axis=0)
+        label = keys[a]
+        if label == LOW_SCORE_LABEL:
+            score = float(probs[np.arange(a, b), top1[a:b]].mean())
+        else:
+            score = float(mean[top1[a]])
+        seg = Segment(times[a], times[b], bounds[a], bounds[b], label, score,
+                      topk_of(mean, labels, topk), b - a)
+        if views is not None:
+            v = views[a:b].mean(axis=0)
+            seg.views = {"hw": float(v[0]), "tw": float(v[1]), "th": float(v[2])}
+        segments.append(seg)
+    return segments

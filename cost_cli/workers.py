@@ -1,0 +1,270 @@
+"""Supervised decode workers: one process per worker, each decoding one video at a time.
+
+A decoder that segfaults, aborts or hangs takes down only its own worker: the supervisor
+notices (exit code, or no message for ``decode_timeout`` seconds of our waiting), fails that
+one video, and starts a fresh worker. Each worker has its own result queue, so a worker that
+dies mid-message corrupts nothing shared. Result queues are bounded, so a worker can run at
+most a few windows ahead of inference: memory stays flat whatever the video's length.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+import numpy as np
+
+QUEUE_WINDOWS = 4  # windows a worker may have in flight
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """What a worker needs to turn a video into model-ready windows (picklable)."""
+
+    clip_len: int
+    frame_interval: int
+    short_side: int
+    crop_size: int
+    crops: int
+    stride_frames: int | None
+    stride_seconds: float | None
+    backend: str = "auto"
+
+
+# -- the worker side ---------------------------------------------------------------------
+
+def _fault(path: str) -> None:
+    """Test hook: COST_FAULT_INJECT='crash=SUBSTR,hang=SUBSTR,abort=SUBSTR' misbehaves on matching paths."""
+    spec = os.environ.get("COST_FAULT_INJECT", "")
+    for item in filter(None, spec.split(",")):
+        kind, _, pattern = item.partition("=")
+        if pattern and pattern in path:
+            if kind == "crash":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            elif kind == "abort":
+                os.abort()
+            elif kind == "hang":
+                while True:
+                    time.sleep(3600)
+
+
+def decode_video(path: str, s: DecodeSettings, emit) -> None:
+    """Decode one video into windows, calling ``emit(kind, payload)`` as results appear."""
+    from .decode import open_reader
+    from .sampling import Stride, plan
+    from .transforms import prepare_frame
+
+    _fault(path)
+    reader = open_reader(path, s.backend)
+    try:
+        info = reader.info
+        wp = plan(info.num_frames, s.clip_len, s.frame_interval,
+                  Stride(s.stride_frames, s.stride_seconds), info.fps)
+        emit("meta", {"num_frames": info.num_frames, "fps": info.fps, "width": info.width,
+                      "height": info.height, "rotation": info.rotation, "backend": info.backend,
+                      "windows": len(wp.starts), "stride": wp.stride})
+        # frames needed by each window; a frame is kept only until the last window using it
+        last_use: dict[int, int] = {}
+        for k, idx in enumerate(wp.indices):
+            for i in idx:
+                last_use[i] = k
+        cache: dict[int, np.ndarray] = {}
+        k = 0
+        n_windows = len(wp.indices)
+        for i, frame in reader.frames(wp.needed_frames):
+            cache[i] = prepare_frame(frame, s.short_side, s.crop_size, s.crops)
+            while k < n_windows and all(j in cache for j in wp.indices[k]):
+                clip = np.stack([cache[j] for j in wp.indices[k]], axis=1)  # (crops, T, S, S, 3)
+                emit("window", (k, clip))
+                for j in wp.indices[k]:
+                    if last_use[j] == k:
+                        cache.pop(j, None)
+                k += 1
+        if k < n_windows:
+            from .errors import DecodeError
+
+            raise DecodeError(f"decoding stopped early: {k} of {n_windows} windows")
+        ts, duration = reader.final_timestamps()
+        emit("done", {"timestamps": np.asarray(ts[: info.num_frames], dtype=np.float64),
+                      "duration": float(duration), "num_frames": info.num_frames,
+                      "bounds": list(wp.bounds)})
+    finally:
+        reader.close()
+
+
+def _worker_main(tasks, results, settings: DecodeSettings) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if os.environ.get("COST_DEBUG", "") in ("", "0"):
+        # decoders print their own diagnostics on fd 2; the reason reaches the user as one line
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except Exception:
+        pass
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        key, path = task
+
+        def emit(kind, payload, key=key):
+            results.put((kind, key, payload))
+
+        try:
+            decode_video(path, settings, emit)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a per-video error
+            from .errors import DecodeError
+
+            if isinstance(exc, DecodeError):
+                reason = exc.message
+            elif isinstance(exc, MemoryError):
+                reason = "out of memory while decoding"
+            else:
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            results.put(("error", key, {"reason": reason, "error_class": type(exc).__name__}))
+
+
+# -- the supervisor side -----------------------------------------------------------------
+
+class _Worker:
+    def __init__(self, ctx, settings: DecodeSettings) -> None:
+        self.tasks = ctx.Queue()
+        self.results = ctx.Queue(maxsize=QUEUE_WINDOWS)
+        self.proc = ctx.Process(target=_worker_main, args=(self.tasks, self.results, settings), daemon=True)
+        self.proc.start()
+        self.key = None
+        self.waited = 0.0
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+        except Exception:
+            pass
+        self.proc.join(timeout=5)
+        for q in (self.tasks, self.results):
+            q.cancel_join_thread()
+            q.close()
+
+
+class DecodePool:
+    """Hands videos to worker processes and yields their events in arrival order.
+
+    Events are tuples ``(kind, key, payload)`` with kind ``meta``, ``window``, ``done`` or
+    ``error`` (payload ``{"reason", "error_class"}``).
+    """
+
+    def __init__(self, settings: DecodeSettings, workers: int, decode_timeout: float) -> None:
+        self.ctx = mp.get_context("spawn")
+        self.settings = settings
+        self.timeout = decode_timeout
+        self.pending: deque[tuple[object, str]] = deque()
+        self.workers = [_Worker(self.ctx, settings) for _ in range(max(1, workers))]
+
+    def submit(self, key, path: str) -> None:
+        self.pending.append((key, path))
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.pending) or any(w.key is not None for w in self.workers)
+
+    def _assign(self) -> None:
+        for w in self.workers:
+            if w.key is None and self.pending:
+                key, path = self.pending.popleft()
+                w.key, w.waited = key, 0.0
+                w.tasks.put((key, path))
+
+    def _replace(self, w: _Worker) -> None:
+        w.kill()
+        i = self.workers.index(w)
+        self.workers[i] = _Worker(self.ctx, self.settings)
+
+    def _drain(self, w: _Worker, events: list) -> bool:
+        """Move every waiting message of ``w`` into ``events``; True if any."""
+        got = False
+        while True:
+            try:
+                ev = w.results.get_nowait()
+            except queue.Empty:
+                return got
+            except (EOFError, OSError, ValueError):
+                return got
+            got = True
+            events.append(ev)
+            if ev[0] in ("done", "error") and ev[1] == w.key:
+                w.key = None
+
+    def poll(self, timeout: float) -> list[tuple]:
+        """Assign work, wait up to ``timeout`` s for messages, and return the events."""
+        self._assign()
+        events: list[tuple] = []
+        busy = [w for w in self.workers if w.key is not None]
+        if not busy:
+            return events
+        t0 = time.monotonic()
+        readers = {w.results._reader: w for w in busy}  # noqa: SLF001 - wait() needs the pipe
+        sentinels = {w.proc.sentinel: w for w in busy}
+        try:
+            ready = wait(list(readers) + list(sentinels), timeout=timeout)
+        except OSError:
+            ready = []
+        waited = time.monotonic() - t0
+        heard = set()
+        for w in busy:
+            if self._drain(w, events):
+                heard.add(id(w))
+        for w in busy:
+            if id(w) in heard:
+                w.waited = 0.0
+            if w.key is None:
+                continue
+            if not w.proc.is_alive():
+                self._drain(w, events)
+                if w.key is None:
+                    continue
+                code = w.proc.exitcode
+                how = (f"killed by signal {signal.Signals(-code).name}" if code is not None and code < 0
+                       else f"exit code {code}")
+                events.append(("error", w.key, {"reason": f"decoder crashed ({how})",
+                                                "error_class": "DecoderCrash"}))
+                self._replace(w)
+                continue
+            if id(w) not in heard:
+                w.waited += waited
+                if w.waited >= self.timeout:
+                    events.append(("error", w.key, {
+                        "reason": f"decoding timed out (no progress for {self.timeout:g} s)",
+                        "error_class": "DecodeTimeout"}))
+                    self._replace(w)
+        self._assign()
+        return events
+
+    def close(self) -> None:
+        for w in self.workers:
+            if w.proc.is_alive() and w.key is None:
+                try:
+                    w.tasks.put(None)
+                except Exception:
+                    pass
+        deadline = time.monotonic() + 2
+        for w in self.workers:
+            w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.kill()
+            else:
+                for q in (w.tasks, w.results):
+                    q.cancel_join_thread()
+                    q.close()
