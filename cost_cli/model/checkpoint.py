@@ -27,6 +27,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc) and "Weights only load failed" not in str(exc):
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "unpickling failed"
+            raise CheckpointError(f"{p}: not a PyTorch checkpoint ({first})") from None
         detail = _unpickling_detail(str(exc))
         raise CheckpointError(f"{p}: refused, the checkpoint needs pickled code to load ({detail})",
                               hint="only plain tensors and containers are loaded; re-save it with "

@@ -1,0 +1,65 @@
+"""Architectures: official key layout, forward shapes, GFLOPs, load_model."""
+
+import pytest
+import torch
+
+from cost_cli.model.flops import clip_gflops
+from cost_cli.model.resnet3d_cost import ARCHITECTURES, CoSTRecognizer
+from official import expected_layout, random_state, reference_forward
+
+ARCH_LAYOUT = {
+    "costa-r50": ("r50", "a"), "costb-r50": ("r50", "b"), "costa-r101": ("r101", "a"),
+    "costb-r101": ("r101", "b"), "c2d-r50": ("r50", None), "costa-tiny": ("tiny", "a"),
+    "costb-tiny": ("tiny", "b"), "c2d-tiny": ("tiny", None),
+}
+
+
+def test_every_arch_is_covered():
+    assert set(ARCH_LAYOUT) == set(ARCHITECTURES)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("frames", [8, 32])
+def test_state_dict_layout_is_official(arch, frames):
+    depth, kind = ARCH_LAYOUT[arch]
+    with torch.device("meta"):
+        model = CoSTRecognizer(arch, 339, frames=frames)
+    got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert got == expected_layout(depth, kind, frames, 339)
+
+
+def test_costb_r50_has_336_entries():
+    with torch.device("meta"):
+        assert len(CoSTRecognizer("costb-r50", 339).state_dict()) == 336
+
+
+@pytest.mark.parametrize("arch", ["costa-tiny", "costb-tiny", "c2d-tiny"])
+@pytest.mark.parametrize("frames", [8, 32])
+def test_tiny_forward_equals_reference(arch, frames):
+    depth, kind = ARCH_LAYOUT[arch]
+    state = random_state(depth, kind, frames, 7, seed=3)
+    model = CoSTRecognizer(arch, 7, frames=frames).eval()
+    model.load_state_dict(state, strict=True)
+    x = torch.randn(2, 3, frames, 64, 64)
+    with torch.no_grad():
+        ours, ref = model(x), reference_forward(state, x, depth, kind, frames)
+    assert ours.shape == (2, 7)
+    assert ((ours - ref).norm() / ref.norm()).item() <= 1e-5
+
+
+def test_gflops_match_published_figures():
+    # the spec's figures: CoST(b)-R50 8x224 55.6, R101 100.1, R101 32-frame 117.1 GFLOP
+    assert clip_gflops("costb-r50", 400, 8, 8, 224) == pytest.approx(55.6, abs=0.1)
+    assert clip_gflops("costb-r101", 400, 8, 8, 224) == pytest.approx(100.1, abs=0.1)
+    assert clip_gflops("costb-r101", 400, 32, 32, 224) == pytest.approx(117.1, abs=0.1)
+
+
+def test_load_model_folder(tiny_model_dir):
+    import cost_cli
+
+    model = cost_cli.load_model(str(tiny_model_dir))
+    assert not model.training
+    assert model.labels[0] == "walking" and model.config.crop_size == 56
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 8, 56, 56))
+    assert out.shape == (1, 5)
