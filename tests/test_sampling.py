@@ -1,0 +1,90 @@
+"""Windows, slices and segments (pure functions)."""
+
+import numpy as np
+import pytest
+
+from cost_cli.errors import UsageError
+from cost_cli.sampling import Stride, parse_stride, plan
+from cost_cli.segments import LOW_SCORE_LABEL, make_segments
+
+
+@pytest.mark.parametrize("n", [1, 5, 15, 16, 17, 31, 32, 33, 100, 1001])
+@pytest.mark.parametrize("stride", [Stride(), Stride(frames=4), Stride(frames=5), Stride(seconds=1.0)])
+def test_slices_tile_every_video(n, stride):
+    wp = plan(n, clip_len=8, interval=2, stride=stride, fps=25.0)
+    assert wp.bounds[0] == 0 and wp.bounds[-1] == n
+    assert all(a < b for a, b in zip(wp.bounds, wp.bounds[1:]))
+    assert len(wp.bounds) == len(wp.starts) + 1
+    for idx in wp.indices:
+        assert len(idx) == 8 and all(0 <= i < n for i in idx)
+    covered = set().union(*[range(s, s + 16) for s in wp.starts])
+    if n >= 16 and wp.stride <= 16:
+        assert covered >= set(range(n))  # every frame lies in some window when stride <= span
+
+
+def test_default_stride_is_one_span_and_slices_are_windows():
+    wp = plan(64, 8, 8, Stride(), 30.0)
+    assert wp.starts == (0,) and wp.bounds == (0, 64)
+    wp = plan(200, 8, 2, Stride(), 25.0)
+    assert wp.starts[:3] == (0, 16, 32) and wp.bounds[:4] == (0, 16, 32, 48)
+    assert wp.starts[-1] == 200 - 16  # one more window aligned with the end
+
+
+def test_short_video_loops_frames():
+    wp = plan(5, 8, 2, Stride(), 25.0)
+    assert wp.indices == ((0, 2, 4, 1, 3, 0, 2, 4),)
+    assert wp.bounds == (0, 5)
+
+
+def test_parse_stride():
+    assert parse_stride("64f") == Stride(frames=64)
+    assert parse_stride("2.5") == Stride(seconds=2.5)
+    assert parse_stride("0.5s") == Stride(seconds=0.5)
+    assert parse_stride(None) == Stride()
+    assert Stride(seconds=2.0).to_frames(30.0, 64) == 60
+    for bad in ("-1", "abc", "0", "0f", "1.5f"):
+        with pytest.raises(UsageError):
+            parse_stride(bad)
+
+
+def probs_for(labels_idx, n_classes=3, p=0.8):
+    out = np.full((len(labels_idx), n_classes), (1 - p) / (n_classes - 1), dtype=np.float32)
+    for i, c in enumerate(labels_idx):
+        out[i, c] = p
+    return out
+
+
+def test_merge_and_scores():
+    labels = ["a", "b", "c"]
+    probs = probs_for([0, 0, 1, 1, 1, 2])
+    probs[1, 0] = 0.6
+    probs[1, 1:] = 0.2
+    bounds = [0, 10, 20, 30, 40, 50, 55]
+    ts = np.arange(55) / 10.0
+    segs = make_segments(probs, bounds, ts, 5.5, labels, topk=2)
+    assert [s.label for s in segs] == ["a", "b", "c"]
+    assert segs[0].score == pytest.approx(0.7)  # mean of 0.8 and 0.6
+    assert (segs[0].start, segs[0].end, segs[0].start_frame, segs[0].end_frame) == (0.0, 2.0, 0, 20)
+    assert segs[-1].end == 5.5 and segs[-1].end_frame == 55
+    assert segs[0].topk[0] == ("a", pytest.approx(0.7)) and len(segs[0].topk) == 2
+    assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
+    unmerged = make_segments(probs, bounds, ts, 5.5, labels, merge=False)
+    assert len(unmerged) == 6
+
+
+def test_min_score_marks_and_keeps_tiling():
+    labels = ["a", "b", "c"]
+    probs = probs_for([0, 1, 1, 2], p=0.9)
+    probs[1] = [0.3, 0.4, 0.3]
+    probs[2] = [0.35, 0.36, 0.29]
+    segs = make_segments(probs, [0, 1, 2, 3, 4], np.arange(4.0), 4.0, labels, min_score=0.5)
+    assert [s.label for s in segs] == ["a", LOW_SCORE_LABEL, "c"]
+    assert segs[1].start == 1.0 and segs[1].end == 3.0
+    assert segs[1].score == pytest.approx((0.4 + 0.36) / 2)
+
+
+def test_views_are_averaged():
+    probs = probs_for([0, 0])
+    views = np.array([[0.5, 0.25, 0.25], [0.7, 0.2, 0.1]], dtype=np.float32)
+    segs = make_segments(probs, [0, 1, 2], np.arange(2.0), 2.0, ["a", "b", "c"], views=views)
+    assert segs[0].views == pytest.approx({"hw": 0.6, "tw": 0.225, "th": 0.175})
