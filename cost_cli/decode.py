@@ -24,9 +24,15 @@ import numpy as np
 from .errors import DecodeError
 
 BACKENDS = ("decord", "opencv")
-# an OpenCV read may fall this short of the container's frame count and still be whole
-# (counts taken from the container are estimates for some formats)
-SHORTFALL_TOLERANCE = 2
+
+
+class FrameCountChanged(Exception):
+    """OpenCV's frame count was an estimate (e.g. variable frame rate in Matroska): the stream
+    ended cleanly at ``count`` frames. The caller decodes again with the true count."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"the video has {count} frames")
+        self.count = count
 
 
 @dataclass
@@ -137,7 +143,8 @@ class DecordReader:
         self._rotation = _rotation_from_opencv(src)
         try:
             # decord2 applies the display rotation itself; the first frame gives the shown size
-            h, w = self._vr[0].shape[:2]
+            # get_batch, the path frames() takes (vr[i] succeeds on some files get_batch fails on)
+            h, w = self._vr.get_batch([0]).shape[1:3]
             self._vr.seek(0)
         except Exception as exc:
             raise DecodeError(f"cannot decode the first frame ({_short(exc)})") from None
@@ -156,6 +163,8 @@ class DecordReader:
                     self._vr.seek(idx[start + chunk])
                 except Exception:
                     pass
+            if batch.ndim != 4 or batch.shape[-1] != 3:
+                raise DecodeError(f"decoder returned frames of shape {batch.shape[1:]}, not RGB")
             for i, frame in zip(part, batch):
                 yield i, frame
 
@@ -171,7 +180,7 @@ class OpenCVReader:
 
     name = "opencv"
 
-    def __init__(self, path: str, fd: int) -> None:
+    def __init__(self, path: str, fd: int, frame_count: int | None = None) -> None:
         import cv2
 
         self._cv2 = cv2
@@ -180,6 +189,9 @@ class OpenCVReader:
         if not cap.isOpened():
             raise DecodeError("cannot decode (OpenCV could not open it as a video)")
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._claimed = n
+        if frame_count is not None:
+            n = frame_count
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0)
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if n <= 0 or n > 10**9:
@@ -217,12 +229,14 @@ class OpenCVReader:
                 yield i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 nxt = next(wanted, None)
         if self._grabbed < n:
-            if n - self._grabbed > SHORTFALL_TOLERANCE or self._grabbed == 0:
-                raise DecodeError(f"truncated or corrupt: decoded {self._grabbed} of {n} frames")
-            self.info.num_frames = self._grabbed  # container over-counted by a frame or two
-            self.info.extra["short_by"] = n - self._grabbed
-        if nxt is not None and nxt < self.info.num_frames:
-            raise DecodeError(f"decoding failed before frame {nxt}")
+            # OpenCV never raises on a damaged stream; a short read is a failure unless the
+            # stream's own clock says it reached the end (the count was an estimate)
+            m = self._grabbed
+            step = float(np.median(np.diff(self._ts[-9:]))) if m >= 2 else 0.0
+            expected_end = self._claimed / self.info.fps
+            if m >= 1 and step > 0 and self._ts[-1] + step >= expected_end - 2 * step:
+                raise FrameCountChanged(m)
+            raise DecodeError(f"truncated or corrupt: decoded {m} of {n} frames")
 
     def final_timestamps(self) -> tuple[np.ndarray, float]:
         ts = np.asarray(self._ts[: self.info.num_frames], dtype=np.float64)
@@ -240,6 +254,7 @@ def _short(exc: BaseException) -> str:
     import re
 
     text = re.sub(r"/proc/self/fd/\d+\.*", "the file", str(exc)).strip()
+    text = re.sub(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ", "", text)  # decord's "[time] file.cc:N: " prefix
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     # decord's C++ errors end with the useful line after a stack dump
     for ln in reversed(lines):
@@ -248,14 +263,17 @@ def _short(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def open_reader(path: str, backend: str = "auto") -> Reader:
-    """Open ``path`` with ``backend`` ('auto': decord, then OpenCV if decord cannot open it)."""
+def open_reader(path: str, backend: str = "auto", frame_count: int | None = None) -> Reader:
+    """Open ``path`` with ``backend`` ('auto': decord, then OpenCV if decord cannot open it).
+
+    ``frame_count`` overrides OpenCV's estimate after a :class:`FrameCountChanged`.
+    """
     if backend not in ("auto",) + BACKENDS:
         raise ValueError(f"unknown decoder {backend!r}")
     fd = open_checked(path)
     try:
         if backend == "opencv":
-            return _attach(OpenCVReader(path, fd), fd)
+            return _attach(OpenCVReader(path, fd, frame_count), fd)
         try:
             return _attach(DecordReader(path, fd), fd)
         except DecodeError as first:
@@ -263,7 +281,7 @@ def open_reader(path: str, backend: str = "auto") -> Reader:
                 raise
             os.lseek(fd, 0, os.SEEK_SET)
             try:
-                return _attach(OpenCVReader(path, fd), fd)
+                return _attach(OpenCVReader(path, fd, frame_count), fd)
             except DecodeError:
                 raise first from None
     except BaseException:
@@ -291,9 +309,14 @@ def _attach(reader, fd: int):
 def read_frames(path: str, indices: list[int], backend: str = "auto") -> tuple[np.ndarray, VideoInfo]:
     """All frames at ``indices`` (any order, repeats allowed) as (len, H, W, 3) uint8 RGB."""
     reader = open_reader(path, backend)
+    uniq = sorted(set(indices))
     try:
-        uniq = sorted(set(indices))
-        got = dict(reader.frames(uniq))
+        try:
+            got = dict(reader.frames(uniq))
+        except FrameCountChanged as changed:
+            reader.close()
+            reader = open_reader(path, backend, changed.count)
+            got = dict(reader.frames(uniq))
         missing = [i for i in uniq if i not in got]
         if missing:
             raise DecodeError(f"frame {missing[0]} is beyond the end ({reader.info.num_frames} frames)")

@@ -296,6 +296,9 @@ def _loop(cfg, work, pool, predictor, model, journal, fmt, summary, report_failu
                 k, clip = payload
                 pending.append((key, k, clip))
                 v.received += 1
+            elif kind == "restart":  # the decoder learned the true frame count: start over
+                pending = [p for p in pending if p[0] != key]
+                v.meta, v.probs, v.shares, v.received, v.inferred = None, None, None, 0, 0
             elif kind == "done":
                 v.done = payload
             elif kind == "error":

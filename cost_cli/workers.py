@@ -56,12 +56,22 @@ def _fault(path: str) -> None:
 
 def decode_video(path: str, s: DecodeSettings, emit) -> None:
     """Decode one video into windows, calling ``emit(kind, payload)`` as results appear."""
+    from .decode import FrameCountChanged
+
+    _fault(path)
+    try:
+        _decode_once(path, s, emit, None)
+    except FrameCountChanged as changed:
+        emit("restart", {"num_frames": changed.count})  # windows sent so far are void
+        _decode_once(path, s, emit, changed.count)
+
+
+def _decode_once(path: str, s: DecodeSettings, emit, frame_count: int | None) -> None:
     from .decode import open_reader
     from .sampling import Stride, plan
     from .transforms import prepare_frame
 
-    _fault(path)
-    reader = open_reader(path, s.backend)
+    reader = open_reader(path, s.backend, frame_count)
     try:
         info = reader.info
         wp = plan(info.num_frames, s.clip_len, s.frame_interval,

@@ -1,0 +1,110 @@
+"""Decoders: exact frames, decord == OpenCV, timestamps, rotation, odd names, bad files."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import VIDEO_SET, vfr_truth
+from cost_cli.decode import FrameCountChanged, open_reader, read_frames
+from cost_cli.errors import DecodeError
+from media import make_video, pattern_frames
+
+
+def all_frames(path, backend, count=None):
+    r = open_reader(str(path), backend, count)
+    try:
+        try:
+            frames = dict(r.frames(range(r.info.num_frames)))
+        except FrameCountChanged as changed:  # OpenCV's estimate was off: decode again
+            assert count is None
+            r.close()
+            return all_frames(path, backend, changed.count)
+        ts, dur = r.final_timestamps()
+        return np.stack([frames[i] for i in sorted(frames)]), r.info, ts, dur
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("name", sorted(VIDEO_SET) + ["vfr", "rotated"])
+def test_decord_and_opencv_agree(video_set, name):
+    a, info_a, ts_a, dur_a = all_frames(video_set[name], "decord")
+    b, info_b, ts_b, dur_b = all_frames(video_set[name], "opencv")
+    n = VIDEO_SET[name][1] if name in VIDEO_SET else {"vfr": 50, "rotated": 60}[name]
+    assert len(a) == len(b) == info_a.num_frames == n
+    assert a.shape == b.shape
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 2  # same frames (colour conversion ±2)
+    assert np.abs(ts_a - ts_b).max() < 1e-3
+    assert abs(dur_a - dur_b) < 1.0 / info_a.fps + 1e-6
+
+
+def test_lossless_frames_are_exact(tmp_path):
+    src = pattern_frames(12, 75, 97, seed=5)
+    path = make_video(tmp_path / "exact", src, codec="h264-lossless")
+    for backend in ("decord", "opencv"):
+        frames, _ = read_frames(str(path), [0, 3, 11, 3], backend)
+        assert np.array_equal(frames, src[[0, 3, 11, 3]]), backend
+
+
+def test_vfr_timestamps_are_true_seconds(video_set):
+    truth = np.array(vfr_truth(50))
+    frame_len = np.diff(np.append(truth, truth[-1] + 0.08))
+    for backend in ("decord", "opencv"):
+        _, info, ts, dur = all_frames(video_set["vfr"], backend)
+        assert len(ts) == 50, backend
+        assert np.all(np.abs(ts - truth) <= frame_len + 1e-6), backend  # within one frame
+        assert abs(dur - (truth[-1] + 0.08)) <= 0.08 + 1e-6
+
+
+def test_rotation_is_honoured(video_set):
+    for backend in ("decord", "opencv"):
+        frames, info = read_frames(str(video_set["rotated"]), [0], backend)
+        assert frames.shape[1:3] == (160, 120), backend  # displayed portrait
+        assert info.rotation in (90, 270)
+
+
+def test_non_utf8_name(tmp_path, video_set):
+    raw = os.fsencode(tmp_path) + b"/v\xff\xfe.mp4"
+    shutil.copyfile(video_set["h264"], raw)
+    for backend in ("decord", "opencv"):
+        frames, info = read_frames(os.fsdecode(raw), [0, 1], backend)
+        assert frames.shape[0] == 2 and info.num_frames == 60
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda p: p.write_bytes(b""), "empty file"),
+    (lambda p: p.write_text("hello, not a video"), "cannot decode"),
+    (lambda p: p.write_bytes(os.urandom(20000)), "cannot decode"),
+    (lambda p: os.symlink(p.parent / "missing.mp4", p), "dangling symbolic link"),
+    (lambda p: os.mkfifo(p), "FIFO"),
+    (lambda p: p.mkdir(), "directory"),
+])
+def test_bad_inputs_raise_decode_error(tmp_path, make, needle):
+    p = tmp_path / "bad.mp4"
+    make(p)
+    for backend in ("auto", "decord", "opencv"):
+        with pytest.raises(DecodeError, match=needle):
+            open_reader(str(p), backend)
+
+
+def test_truncated_file_is_a_failed_decode(tmp_path, video_set):
+    data = video_set["h264"].read_bytes()
+    for cut in (len(data) // 2, len(data) - 600):
+        p = tmp_path / f"cut{cut}.mp4"
+        p.write_bytes(data[:cut])
+        with pytest.raises(DecodeError):
+            r = open_reader(str(p), "auto")
+            try:
+                list(r.frames(range(r.info.num_frames)))
+            finally:
+                r.close()
+
+
+def test_auto_falls_back_to_opencv_when_decord_cannot(tmp_path):
+    # decord2 3.4 cannot copy out 96x72 AV1 frames; auto must still decode the file
+    path = make_video(tmp_path / "small_av1", pattern_frames(10, 72, 96), codec="av1")
+    with pytest.raises(DecodeError):
+        open_reader(str(path), "decord")
+    frames, info = read_frames(str(path), list(range(10)), "auto")
+    assert info.backend == "opencv" and frames.shape == (10, 72, 96, 3)
