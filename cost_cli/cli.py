@@ -47,7 +47,7 @@ def _root(
     """
 
 
-COMMAND_MODULES = ("label", "convert", "info")
+COMMAND_MODULES = ("label", "convert", "info", "models")
 _registered = False
 
 

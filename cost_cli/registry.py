@@ -1,12 +1,16 @@
 """Named models shipped with the tool, as frozen specs (pure data, no network).
 
-The data lives in ``weights/registry.json``; this module loads and checks it.
+The data lives in ``weights/registry.json``; this module loads and checks it. The
+``COST_REGISTRY`` environment variable names another registry file to use instead (for tests,
+mirrors, or a team's own models).
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +18,8 @@ from pathlib import Path
 from .errors import ConfigError, ModelNotFoundError
 
 STATUSES = ("bundled", "published", "derived", "unpublished")
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -30,8 +36,9 @@ class ModelSpec:
     license: str = ""
     folder: str = ""  # bundled: folder under weights/
     hub_repo: str = ""  # published/derived: the Hub repo that holds the weights
-    revision: str = ""  # pinned 40-hex commit
-    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    revision: str = ""  # pinned 40-hex commit ('' only for a derived entry: the default branch)
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256 ('' only when derived)
+    size_bytes: int = 0  # download size, approximate when the Hub shows it rounded
     accuracy: dict[str, str] = field(default_factory=dict)
     labels: str = ""  # 'mit', 'k400', or '' (the folder's labels.txt)
     notes: str = ""
@@ -48,15 +55,30 @@ class ModelSpec:
         if self.status == "bundled" and not self.folder:
             raise ConfigError(f"registry entry {self.name}: bundled but no folder")
         if self.status in ("published", "derived"):
-            if not self.hub_repo or len(self.revision) != 40:
+            # a published entry is pinned completely; a derived one may follow the source repo's
+            # default branch when no commit could be pinned (then the Hub's own sha256 is checked)
+            pinned_only = self.status == "published"
+            if not self.hub_repo or not (_HEX40.match(self.revision) or (not pinned_only and not self.revision)):
                 raise ConfigError(f"registry entry {self.name}: needs hub_repo and a 40-hex revision")
-            if not self.files or any(len(h) != 64 for h in self.files.values()):
+            if not self.files or any(not (_HEX64.match(h) or (not pinned_only and h == ""))
+                                     for h in self.files.values()):
                 raise ConfigError(f"registry entry {self.name}: needs files with sha256 digests")
+            if self.revision == "" and any(self.files.values()):
+                raise ConfigError(f"registry entry {self.name}: a pinned digest needs a pinned revision")
+
+    @property
+    def pinned(self) -> bool:
+        """Whether revision and digests are pinned (always, except some derived entries)."""
+        return bool(self.revision) and all(self.files.values())
 
 
 def registry_path() -> Path:
+    """The registry file: ``$COST_REGISTRY`` when set, else the one shipped in ``weights/``."""
     from .model.loading import weights_dir
 
+    env = os.environ.get("COST_REGISTRY")
+    if env:
+        return Path(env).expanduser()
     return weights_dir() / "registry.json"
 
 
@@ -68,10 +90,17 @@ def load_registry() -> dict[str, ModelSpec]:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"model registry {path} unreadable: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
+        raise ConfigError(f"model registry {path}: expected an object with a 'models' list")
     out: dict[str, ModelSpec] = {}
     for entry in raw["models"]:
-        spec = ModelSpec(**entry)
+        try:
+            spec = ModelSpec(**entry)
+        except TypeError as exc:
+            raise ConfigError(f"model registry {path}: bad entry {entry.get('name', '?')!r} ({exc})") from None
         spec.validate()
+        if spec.name in out:
+            raise ConfigError(f"model registry {path}: {spec.name} appears twice")
         out[spec.name] = spec
     return out
 
@@ -95,8 +124,13 @@ def suggest(name: str) -> str | None:
     return match[0] if match else None
 
 
-def local_folder(name: str) -> Path:
-    """The local model folder of a registry entry (bundled, or already in the Hub cache)."""
+def local_folder(name: str, download: bool | None = None) -> Path:
+    """The local model folder of a registry entry.
+
+    Bundled entries come from the installation; the others from the Hub cache, downloaded
+    when missing unless ``download`` is False or ``HF_HUB_OFFLINE=1`` (then a HubError says
+    what to run). Unpublished entries raise NotPublishedError.
+    """
     from .model.loading import weights_dir
 
     spec = get(name)
@@ -108,4 +142,4 @@ def local_folder(name: str) -> Path:
         return folder
     from . import hub
 
-    return hub.registry_folder(spec, download=False)
+    return hub.registry_folder(spec, download=(download is not False) and not hub.offline())

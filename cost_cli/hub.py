@@ -1,0 +1,481 @@
+"""The only module that talks to the Hugging Face Hub (through ``huggingface_hub``).
+
+Downloads go to the standard Hub cache, so ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``,
+``HF_ENDPOINT`` and ``HF_TOKEN`` work as they do for every Hub tool. What this module adds:
+
+* sha256 verification: ``huggingface_hub`` checks only the size of what it downloads. Files of
+  a registry entry are checked against the digests pinned in the registry; other files against
+  their Hub etag (the sha256 of an LFS file, the git blob id of a small one). A mismatch refuses
+  the file and deletes nothing.
+* derived models: the ImageNet entries are built here from the Hub's 2D ResNet weights
+  (:mod:`cost_cli.model.inflate`) and cached as model folders under ``$COST_CACHE``
+  (default ``$HF_HOME/cost-cli``).
+* errors as one line and a hint (:class:`~cost_cli.errors.HubError`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError, HubError, NotPublishedError
+
+if TYPE_CHECKING:
+    from .registry import ModelSpec
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_TRUE = {"1", "ON", "YES", "TRUE"}
+
+# what a Hub repo id may hold that we use: a model folder, or an official checkpoint
+REPO_PATTERNS = ["config.json", "model.safetensors", "labels.txt", "README.md", "*.pth", "*.pt", "*.ckpt"]
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt")
+
+
+class ChecksumError(HubError):
+    """A downloaded file whose sha256 is not the one expected."""
+
+
+# ---------------------------------------------------------------------------- environment
+
+def _hf():
+    try:
+        import huggingface_hub
+        import huggingface_hub.constants  # noqa: F401 - submodules are not loaded by the package
+        import huggingface_hub.utils  # noqa: F401
+        import huggingface_hub.utils.logging  # noqa: F401 - installs the library's stderr handler
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise ConfigError("downloading models needs huggingface_hub",
+                          hint="pip install huggingface_hub") from None
+    return huggingface_hub
+
+
+def offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) forbids network access."""
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.upper() in _TRUE
+
+
+def endpoint() -> str:
+    """The Hub endpoint in use (``HF_ENDPOINT``, read when huggingface_hub is imported)."""
+    return _hf().constants.ENDPOINT
+
+
+def hub_cache() -> Path:
+    """The Hub cache folder (``HF_HUB_CACHE``, default ``$HF_HOME/hub``)."""
+    return Path(_hf().constants.HF_HUB_CACHE).expanduser()
+
+
+def cost_cache() -> Path:
+    """Where derived models and verification stamps live: ``$COST_CACHE`` or ``$HF_HOME/cost-cli``."""
+    env = os.environ.get("COST_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path(_hf().constants.HF_HOME).expanduser() / "cost-cli"
+
+
+class _OneLineHubLogs(logging.Filter):
+    """huggingface_hub's warnings as one line each (a resumed download says so plainly)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage().strip()
+        if "Trying to resume download" in text:
+            m = re.search(r"/resolve/[^/]+/(\S+?):", text)
+            what = m.group(1) if m else "a file"
+            record.msg, record.args = f"connection lost while downloading {what}; resuming", ()
+        elif "\n" in text:
+            record.msg, record.args = text.splitlines()[0][:200], ()
+        return True
+
+
+_configured = False
+
+
+def _configure() -> None:
+    """Progress bars only on a terminal; Hub log lines kept to one line. Done once per process."""
+    global _configured
+    if _configured:
+        return
+    from . import console
+
+    hf = _hf()
+    if "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ and (console.is_quiet() or not console.stderr_is_terminal()):
+        hf.utils.disable_progress_bars()
+    # the library's own stderr handler sits on its root logger; a handler filter also sees the
+    # records of child loggers (a logger filter would not)
+    for handler in logging.getLogger("huggingface_hub").handlers:
+        if not any(isinstance(f, _OneLineHubLogs) for f in handler.filters):
+            handler.addFilter(_OneLineHubLogs())
+    _configured = True
+
+
+# ---------------------------------------------------------------------------- errors
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def translate(exc: BaseException, what: str, repo_id: str, revision: str | None = None,
+              filename: str | None = None) -> HubError | None:
+    """A Hub or disk exception as a one-line :class:`HubError` with a hint (None if not ours)."""
+    rev = f"@{revision}" if revision else ""
+    where = endpoint()
+    for e in _chain(exc):
+        names = _names(e)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            return HubError(f"disk full while downloading {what} into {hub_cache()}",
+                            hint="free some space, or point HF_HUB_CACHE (or HF_HOME) at a larger disk")
+        if "GatedRepoError" in names:
+            return HubError(f"{repo_id} is a gated repository: access needs a token that accepted its conditions",
+                            hint=f"accept the conditions on {where}/{repo_id}, then set HF_TOKEN "
+                                 "(or run `hf auth login`)")
+        if "RepositoryNotFoundError" in names:
+            token = _token_present()
+            return HubError(f"repository {repo_id} not found on {where}" + ("" if token else " (or it is private)"),
+                            hint="check the name; " + ("the token in HF_TOKEN may not have access to it"
+                                                       if token else "for a private repository set HF_TOKEN "
+                                                       "or run `hf auth login`"))
+        if "RevisionNotFoundError" in names:
+            return HubError(f"revision {revision!r} not found in {repo_id}",
+                            hint=f"omit @REVISION for the default branch, or check {where}/{repo_id}/commits")
+        if "EntryNotFoundError" in names and "LocalEntryNotFoundError" not in names:
+            return HubError(f"{what}: {filename or 'a file'} not found in {repo_id}{rev}",
+                            hint="the repository does not hold the files this model needs")
+        if "OfflineModeIsEnabled" in names or ("LocalEntryNotFoundError" in names and offline()):
+            return not_cached(what, offline_mode=True)
+        if names & {"ConnectError", "ConnectionError", "ConnectTimeout", "TimeoutException", "Timeout",
+                    "ReadTimeout", "RemoteProtocolError", "NetworkError"}:
+            return _no_network(what)
+        if "HfHubHTTPError" in names:
+            status = _status(e)
+            if status == 401:
+                return HubError(f"the Hub refused access to {repo_id} (HTTP 401)",
+                                hint="set HF_TOKEN to a token that can read it (or run `hf auth login`)")
+            return HubError(f"the Hub answered HTTP {status} for {repo_id}{rev}",
+                            hint="try again later; models already downloaded work with HF_HUB_OFFLINE=1")
+    for e in _chain(exc):
+        names = _names(e)
+        if "LocalEntryNotFoundError" in names:
+            return _no_network(what)
+        if isinstance(e, OSError) and "Consistency check failed" in str(e):
+            return HubError(f"the download of {what} was incomplete", hint="run the same command again")
+    return None
+
+
+def _token_present() -> bool:
+    try:
+        return bool(_hf().get_token())
+    except Exception:  # noqa: BLE001 - a broken token file is not our error to report here
+        return bool(os.environ.get("HF_TOKEN"))
+
+
+def _no_network(what: str) -> HubError:
+    return HubError(f"cannot reach the Hub ({endpoint()}) to download {what}, and it is not in the cache",
+                    hint="check the network connection, proxy or HF_ENDPOINT; models already downloaded "
+                         "work offline with HF_HUB_OFFLINE=1")
+
+
+def not_cached(what: str, offline_mode: bool) -> HubError:
+    """The error for a model that is needed but not in the cache, naming the command to run."""
+    if offline_mode:
+        return HubError(f"{what} is not in the local cache ({hub_cache()}) and HF_HUB_OFFLINE=1 forbids downloading",
+                        hint=f"run `cost download {what}` with network access (HF_HUB_OFFLINE unset) first")
+    return HubError(f"{what} is not downloaded yet", hint=f"run `cost download {what}`")
+
+
+@contextlib.contextmanager
+def _hub_errors(what: str, repo_id: str, revision: str | None = None,
+               filename: str | None = None) -> Iterator[None]:
+    try:
+        yield
+    except HubError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - translated or re-raised untouched
+        mapped = translate(exc, what, repo_id, revision, filename)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+# ---------------------------------------------------------------------------- verification
+
+def _git_blob_sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    h.update(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _stamp(real: Path, etag: str) -> Path:
+    # one stamp per blob file as it is now: the same etag in another repo's folder, or a blob
+    # replaced by a forced download, is hashed again
+    st = real.stat()
+    key = hashlib.sha1(f"{real}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cost_cache() / "verified" / f"{etag}-{key}"
+
+
+def verify_file(path: str | os.PathLike, expected_sha256: str | None, what: str, repo_id: str,
+                revision: str | None) -> None:
+    """Check a downloaded file against a pinned sha256, or else against its Hub etag.
+
+    A verified LFS blob gets a stamp (its sha256 is its name) so that it is hashed once.
+    On a mismatch raises :class:`ChecksumError`; the file is left where it is.
+    """
+    from .model.folder import sha256_file
+
+    p = Path(path)
+    real = Path(os.path.realpath(p))
+    etag = real.name
+    lfs = bool(_HEX64.match(etag))
+    if lfs and (expected_sha256 in (None, "", etag)) and _stamp(real, etag).exists():
+        return
+    if expected_sha256:
+        got = sha256_file(real)
+        ok = got == expected_sha256
+        expected, kind = expected_sha256, "the registry pins"
+    elif lfs:
+        got = sha256_file(real)
+        ok, expected, kind = got == etag, etag, "the Hub lists"
+    elif _HEX40.match(etag):
+        got = _git_blob_sha1(real)
+        ok, expected, kind = got == etag, etag, "the Hub lists git blob"
+    else:
+        return  # not in the Hub cache layout (e.g. copied without symlinks): nothing to check against
+    if not ok:
+        rev = f"@{revision[:12]}" if revision else ""
+        raise ChecksumError(
+            f"checksum mismatch for {p.name} of {what} ({repo_id}{rev}): got {got[:16]}..., "
+            f"{kind} {expected[:16]}...; the file is refused",
+            hint=f"nothing was deleted; fetch it again with `cost download {what} --force` "
+                 f"(the suspect copy is {real})")
+    if lfs and got == etag:
+        with contextlib.suppress(OSError):
+            stamp = _stamp(real, etag)
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.touch()
+
+
+def _verify_snapshot(folder: Path, what: str, repo_id: str, revision: str | None) -> None:
+    for f in sorted(folder.rglob("*")):
+        if f.is_file():
+            verify_file(f, None, what, repo_id, revision)
+
+
+# ---------------------------------------------------------------------------- Hub repo ids
+
+def parse_repo_ref(text: str) -> tuple[str, str | None]:
+    """``ORG/NAME[@REVISION]`` -> (repo id, revision or None)."""
+    repo, sep, rev = text.partition("@")
+    if not REPO_ID.match(repo) or (sep and not rev):
+        raise ConfigError(f"{text!r} is not a Hub repo id", hint="write ORG/NAME or ORG/NAME@REVISION")
+    return repo, rev or None
+
+
+def resolve_repo(ref: str, download: bool | None = None, force: bool = False) -> Path:
+    """The local snapshot folder of a Hub repo ``ORG/NAME[@REVISION]``.
+
+    Downloads what is missing (the model folder files, or official ``.pth`` checkpoints) unless
+    ``download`` is False or ``HF_HUB_OFFLINE=1``; then only the cache is used, and a repo that
+    is not cached raises a HubError saying what to run. Downloaded files are verified against
+    their Hub etags.
+    """
+    repo_id, revision = parse_repo_ref(ref)
+    _configure()
+    hf = _hf()
+    allowed = (download is not False) and not offline()
+    with _hub_errors(ref, repo_id, revision):
+        try:
+            path = hf.snapshot_download(repo_id, revision=revision, allow_patterns=REPO_PATTERNS,
+                                        local_files_only=not allowed, force_download=force and allowed)
+        except Exception as exc:  # noqa: BLE001
+            if not allowed and "LocalEntryNotFoundError" in {n for e in _chain(exc) for n in _names(e)}:
+                raise not_cached(ref, offline_mode=offline()) from None
+            raise
+    folder = Path(path)
+    if allowed:
+        _verify_snapshot(folder, ref, repo_id, revision)
+    return folder
+
+
+def find_checkpoint(folder: str | os.PathLike) -> Path:
+    """The official MMAction2 checkpoint file in a downloaded repo (exactly one is expected)."""
+    root = Path(folder)
+    found = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in CHECKPOINT_SUFFIXES)
+    if not found:
+        raise ConfigError(f"{root}: neither a model folder (config.json + model.safetensors) "
+                          "nor an official .pth checkpoint",
+                          hint="a Hub repo used as a model must hold one or the other")
+    if len(found) > 1:
+        names = ", ".join(str(p.relative_to(root)) for p in found[:5])
+        raise ConfigError(f"{root}: holds several checkpoints ({names}); cannot tell which to use",
+                          hint="download one and pass the file: `cost convert FILE.pth --out DIR`")
+    return found[0]
+
+
+# ---------------------------------------------------------------------------- registry entries
+
+def not_published(spec: "ModelSpec") -> NotPublishedError:
+    """The error for an entry whose weights exist nowhere to download."""
+    return NotPublishedError(
+        f"{spec.name}: no trained weights for {spec.description} are published anywhere "
+        "(the CoST authors released code but no checkpoints)",
+        hint=f"train one with the official code and `cost convert CHECKPOINT.pth --out DIR"
+             f"{' --labels ' + spec.labels if spec.labels else ''}`, or run `cost train`; "
+             "`cost models` lists what can be downloaded")
+
+
+def _download_file(spec: "ModelSpec", filename: str, allowed: bool, force: bool) -> Path:
+    hf = _hf()
+    revision = spec.revision or None
+    with _hub_errors(spec.name, spec.hub_repo, revision, filename):
+        try:
+            path = hf.hf_hub_download(spec.hub_repo, filename, revision=revision,
+                                      local_files_only=not allowed, force_download=force and allowed)
+        except Exception as exc:  # noqa: BLE001
+            if not allowed and "LocalEntryNotFoundError" in {n for e in _chain(exc) for n in _names(e)}:
+                raise not_cached(spec.name, offline_mode=offline()) from None
+            raise
+    return Path(path)
+
+
+def _derived_root(spec: "ModelSpec") -> Path:
+    return cost_cache() / "derived" / spec.name
+
+
+def _derived_dir(spec: "ModelSpec", commit: str) -> Path:
+    from .model.inflate import INFLATE_VERSION
+
+    return _derived_root(spec) / f"{commit[:12]}-v{INFLATE_VERSION}"
+
+
+def _cached_derived(spec: "ModelSpec") -> Path | None:
+    from .model.folder import is_model_folder
+    from .model.inflate import INFLATE_VERSION
+
+    if spec.revision:
+        d = _derived_dir(spec, spec.revision)
+        return d if is_model_folder(d) else None
+    root = _derived_root(spec)
+    if not root.is_dir():
+        return None
+    built = [d for d in root.iterdir() if d.name.endswith(f"-v{INFLATE_VERSION}") and is_model_folder(d)]
+    return max(built, key=lambda d: d.stat().st_mtime) if built else None
+
+
+def registry_folder(spec: "ModelSpec", download: bool, force: bool = False) -> Path:
+    """The model folder of a published or derived registry entry.
+
+    From the cache when it is there; otherwise downloaded (when ``download`` is true and
+    ``HF_HUB_OFFLINE`` is not set) and sha256-verified against the registry's digests.
+    Derived entries are built from the downloaded 2D weights and cached. Raises
+    NotPublishedError for unpublished entries and HubError when the model is not available.
+    """
+    from .model.folder import is_model_folder
+
+    if spec.status == "unpublished":
+        raise not_published(spec)
+    if spec.status not in ("published", "derived"):
+        raise ConfigError(f"{spec.name}: a {spec.status} model has no Hub folder")
+    _configure()
+    allowed = bool(download) and not offline()
+    if spec.status == "derived":
+        if not force:
+            cached = _cached_derived(spec)
+            if cached is not None:
+                return cached
+        return _build_derived(spec, allowed, force)
+    folder: Path | None = None
+    for filename, digest in spec.files.items():
+        path = _download_file(spec, filename, allowed, force)
+        verify_file(path, digest or None, spec.name, spec.hub_repo, spec.revision)
+        folder = path.parent if "/" not in filename else Path(str(path)[: -len(filename) - 1])
+    if folder is None or not is_model_folder(folder):
+        raise ConfigError(f"{spec.name}: {spec.hub_repo} does not hold a model folder "
+                          "(config.json + model.safetensors)", hint="the registry entry is wrong; report it")
+    return folder
+
+
+def _build_derived(spec: "ModelSpec", allowed: bool, force: bool) -> Path:
+    from safetensors.torch import load_file
+
+    from . import console
+    from .model.folder import ModelConfig, write_model_folder
+    from .model.inflate import INFLATE_VERSION, inflate_state
+
+    if len(spec.files) != 1:
+        raise ConfigError(f"{spec.name}: a derived entry names exactly one weights file")
+    (filename, digest), = spec.files.items()
+    path = _download_file(spec, filename, allowed, force)
+    commit = path.parent.name
+    verify_file(path, digest or None, spec.name, spec.hub_repo, spec.revision)
+    if not digest:
+        console.warn(f"{spec.name}: the registry pins no digest for {spec.hub_repo}; "
+                     "checked against the Hub's own sha256 only")
+    console.info(f"building {spec.name}: inflating {spec.hub_repo} into {spec.arch} ({spec.frames}-frame stem)")
+    try:
+        state2d = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own types
+        raise ConfigError(f"{spec.name}: {path.name} from {spec.hub_repo} is unreadable ({exc})") from None
+    state, n = inflate_state(state2d, spec.arch, spec.frames)
+    clip_len, interval = (8, 8) if spec.frames == 8 else (32, 2)
+    config = ModelConfig(arch=spec.arch, num_classes=n, frames=spec.frames, clip_len=clip_len,
+                         frame_interval=interval, dataset=spec.dataset, name=spec.name,
+                         provenance={"inflated_from": f"{spec.hub_repo}@{commit}", "source_file": filename,
+                                     "source_sha256": digest or Path(os.path.realpath(path)).name,
+                                     "inflate_version": INFLATE_VERSION, "license": spec.license,
+                                     "note": "ImageNet 2D weights inflated into CoST; the classifier "
+                                             "is the 2D one, for fine-tuning rather than action labels"})
+    labels = [str(i) for i in range(n)]
+    out = _derived_dir(spec, commit)
+    with _hub_errors(spec.name, spec.hub_repo, spec.revision):
+        write_model_folder(out, config, labels, state)
+    return out
+
+
+def cached_folder(spec: "ModelSpec") -> Path | None:
+    """The cached model folder of a published or derived entry, or None; no network, no hashing."""
+    if spec.status == "derived":
+        return _cached_derived(spec)
+    if spec.status != "published":
+        return None
+    hf = _hf()
+    folder = None
+    for filename in spec.files:
+        hit = hf.try_to_load_from_cache(spec.hub_repo, filename, revision=spec.revision or None)
+        if not isinstance(hit, str):
+            return None
+        folder = Path(hit).parent if "/" not in filename else Path(hit[: -len(filename) - 1])
+    return folder
+
+
+def is_cached(spec: "ModelSpec") -> bool:
+    """Whether a published or derived entry can be used without the network."""
+    return cached_folder(spec) is not None
+
+
+def folder_size(folder: str | os.PathLike) -> int:
+    """Bytes of the files in a model folder (symlinks followed, as the Hub cache uses them)."""
+    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
