@@ -79,8 +79,12 @@ def main(argv: list[str] | None = None) -> None:
         _register()
         rv = app(args=argv, prog_name="cost", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
+        if code == EXIT_INTERRUPTED:  # Typer returns 130 for a Ctrl-C it caught itself
+            error("interrupted; run the same command again to resume")
     except click.exceptions.Exit as exc:
         code = exc.exit_code
+        if code == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into a silent Exit(130)
+            error("interrupted; run the same command again to resume")
     except click.exceptions.Abort:
         error("interrupted")
         code = EXIT_INTERRUPTED

@@ -255,6 +255,10 @@ def _short(exc: BaseException) -> str:
 
     text = re.sub(r"/proc/self/fd/\d+\.*", "the file", str(exc)).strip()
     text = re.sub(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ", "", text)  # decord's "[time] file.cc:N: " prefix
+    if "cannot find video stream" in text:
+        return "no video stream it can decode: audio only, or a codec this build lacks"
+    if "Error reading the file" in text or "Invalid data found" in text:
+        return "not a video, or its header is damaged"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     # decord's C++ errors end with the useful line after a stack dump
     for ln in reversed(lines):

@@ -221,11 +221,15 @@ class Journal:
 
     def _rollback(self) -> None:
         """Cut the output back to its last commit after a failed write (disk full)."""
+        if self._out_f is None:
+            return
         try:
-            if self._out_f is not None:
-                self._out_f.close()
-                self._out_f = None
-                os.truncate(self.out, self.state.out_end)
+            self._out_f.close()  # may fail again while flushing: the truncate below still runs
+        except OSError:
+            pass
+        self._out_f = None
+        try:
+            os.truncate(self.out, self.state.out_end)
         except OSError:
             pass
 

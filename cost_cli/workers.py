@@ -124,14 +124,30 @@ def _worker_main(tasks, results, settings: DecodeSettings) -> None:
         cv2.setNumThreads(1)
     except Exception:
         pass
+    parent = os.getppid()
+
+    def orphaned() -> bool:  # the supervisor was killed (SIGKILL, OOM): do not linger
+        return os.getppid() != parent
+
     while True:
-        task = tasks.get()
+        try:
+            task = tasks.get(timeout=1.0)
+        except queue.Empty:
+            if orphaned():
+                return
+            continue
         if task is None:
             return
         key, path = task
 
         def emit(kind, payload, key=key):
-            results.put((kind, key, payload))
+            while True:
+                try:
+                    results.put((kind, key, payload), timeout=1.0)
+                    return
+                except queue.Full:
+                    if orphaned():
+                        os._exit(0)
 
         try:
             decode_video(path, settings, emit)
@@ -177,6 +193,12 @@ class DecodePool:
     """
 
     def __init__(self, settings: DecodeSettings, workers: int, decode_timeout: float) -> None:
+        # multiprocessing's resource tracker (a process of its own, started with the first
+        # worker) can warn about queue semaphores that a killed worker held; the run handles
+        # those workers itself, so keep the tracker's noise off the user's terminal
+        quiet = "ignore::UserWarning:multiprocessing.resource_tracker"
+        if quiet not in os.environ.get("PYTHONWARNINGS", ""):
+            os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
         self.ctx = mp.get_context("spawn")
         self.settings = settings
         self.timeout = decode_timeout

@@ -108,3 +108,12 @@ def test_auto_falls_back_to_opencv_when_decord_cannot(tmp_path):
         open_reader(str(path), "decord")
     frames, info = read_frames(str(path), list(range(10)), "auto")
     assert info.backend == "opencv" and frames.shape == (10, 72, 96, 3)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file(tmp_path, video_set):
+    p = tmp_path / "locked.mp4"
+    shutil.copy(video_set["h264"], p)
+    os.chmod(p, 0)
+    with pytest.raises(DecodeError, match="permission denied"):
+        open_reader(str(p))
