@@ -1,0 +1,132 @@
+"""`cost train`: a tiny run learns, resume continues exactly, bad data gives clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cost_cli import synth, training
+from cost_cli.errors import ResumeError, UsageError
+from cost_cli.training import TrainConfig
+
+TINY = dict(clip_len=4, frame_interval=2, short_side=40, crop_size=32, render_size=48, batch_size=8,
+            workers=0, device="cpu", arch="costb-tiny")
+
+
+def _cost(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cost_cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def _clips(folder: Path, label: str, n: int = 2, frames: int = 10) -> None:
+    (folder / label).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        clip = synth.render_clip(label, frames, np.random.default_rng([i, len(label)]), 48, 48)
+        synth.write_video(folder / label / f"c{i}.mp4", clip, 25)
+
+
+def test_flips_never_for_handed_classes():
+    flips = training.flip_allowed(list(synth.CLASSES), "auto")
+    allowed = {c for c, f in zip(synth.CLASSES, flips) if f}
+    assert allowed == {"static", "moving up", "moving down", "growing", "shrinking"}
+    assert not any(training.flip_allowed(["a", "b"], "never"))
+
+
+def test_fine_tune_learns(tmp_path):
+    """Start from the bundled model, new 3-class head: loss falls and accuracy beats chance."""
+    cfg = TrainConfig(out=str(tmp_path / "m"), synthetic=144, synthetic_val=45, init="motion-tiny",
+                      classes=("static", "moving left", "growing"), epochs=3, batch_size=16, workers=0,
+                      device="cpu", short_side=64, crop_size=56, render_size=80, seed=0, transitions=0.0,
+                      optimizer="adamw", lr=3e-3)
+    result = training.train(cfg)
+    losses = [r["loss"] for r in result.history]
+    assert losses[-1] < losses[0]
+    assert result.val_accuracy > 0.5  # chance is 1/3
+    from cost_cli.model.loading import load_model
+
+    m = load_model(str(tmp_path / "m"))
+    assert m.labels == ["static", "moving left", "growing"] and m.arch.name == "costb-tiny"
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "classifier replaced (9 -> 3 classes)" in card and "validation accuracy" in card
+    assert not (tmp_path / "m" / "checkpoints").exists()
+
+
+def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path, monkeypatch):
+    base = TrainConfig(out=str(tmp_path / "a"), synthetic=16, synthetic_val=9, epochs=2,
+                       classes=("static", "moving right", "shrinking"), seed=3, **TINY)
+    ref = training.train(base)
+    from safetensors.torch import load_file
+
+    want = load_file(str(tmp_path / "a" / "model.safetensors"))
+
+    interrupted = replace(base, out=str(tmp_path / "b"))
+    original = training._save_checkpoint
+
+    def save_then_stop(path, *args):
+        original(path, *args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "_save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(interrupted)
+    monkeypatch.setattr(training, "_save_checkpoint", original)
+    assert (tmp_path / "b" / "checkpoints" / "last.pt").is_file()
+    with pytest.raises(UsageError):  # not empty, and no --resume
+        training.train(interrupted)
+    with pytest.raises(ResumeError):  # different settings
+        training.train(replace(interrupted, resume=True, seed=4))
+    result = training.train(replace(interrupted, resume=True))
+    got = load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert [r["epoch"] for r in result.history] == [1, 2]
+    assert result.history[0] == ref.history[0] | {"seconds": result.history[0]["seconds"]}
+    for k in want:
+        assert torch.equal(want[k], got[k]), k
+
+
+def test_folder_and_csv_data(tmp_path):
+    data = tmp_path / "data"
+    for label in ("static", "moving left"):
+        _clips(data, label, n=3)
+    r = training.train(TrainConfig(out=str(tmp_path / "m1"), data=str(data), epochs=1, val_fraction=0.34,
+                                   decoder="opencv", **TINY))
+    assert r.labels == ["moving left", "static"] and r.val_accuracy is not None
+    csv_path = data / "segments.csv"
+    csv_path.write_text("video,start,end,label\nstatic/c0.mp4,0,0.4,still\nmoving left/c0.mp4,0,0.4,left\n"
+                        "static/c1.mp4,0,0.4,still\nmoving left/c1.mp4,0.0,0.4,left\n")
+    r = training.train(TrainConfig(out=str(tmp_path / "m2"), data=str(csv_path), epochs=1, val_fraction=0.5,
+                                   decoder="opencv", **TINY))
+    assert r.labels == ["left", "still"]
+
+
+@pytest.mark.parametrize("case", ["empty class", "unreadable clip", "one class"])
+def test_bad_data_folders_exit_2_with_one_line(tmp_path, case):
+    data = tmp_path / "data"
+    _clips(data, "static", n=1)
+    if case == "empty class":
+        (data / "growing").mkdir()
+        expect = "class 'growing' has no video clips"
+    elif case == "unreadable clip":
+        (data / "growing").mkdir()
+        (data / "growing" / "broken.mp4").write_bytes(b"this is not a video" * 100)
+        expect = "unreadable clip"
+    else:
+        expect = "only one class ('static')"
+    r = _cost("train", str(data), "--out", str(tmp_path / "m"), "--device", "cpu")
+    assert r.returncode == 2, r.stderr
+    # native decoders may print their own noise first; ours is one "error:" line (plus a hint)
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expect in errors[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_conflicting_options_name_both(tmp_path):
+    r = _cost("train", str(tmp_path), "--synthetic", "10", "--out", str(tmp_path / "m"))
+    assert r.returncode == 2 and "DATA and --synthetic" in r.stderr
+    r = _cost("train", "--synthetic", "10", "--out", str(tmp_path / "m"), "--init", "motion-tiny",
+              "--arch", "c2d-tiny", "--device", "cpu")
+    assert r.returncode == 2 and "--arch c2d-tiny conflicts with --init motion-tiny" in r.stderr
