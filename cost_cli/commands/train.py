@@ -87,8 +87,10 @@ def train(
 
 
 def _argv_after_train() -> list[str]:
+    """The arguments after ``train``, less ``--resume``: the card shows the command that makes the model."""
     args = sys.argv[1:]
-    return args[args.index("train") + 1:] if "train" in args else args
+    args = args[args.index("train") + 1:] if "train" in args else args
+    return [a for a in args if a != "--resume"]
 
 
 def register(app: typer.Typer) -> None:
