@@ -15,7 +15,7 @@ from .errors import EXIT_FAILED, EXIT_OK, OutputError, UsageError
 from .journal import Journal, VideoRecord
 from .sampling import Stride
 from .segments import make_segments
-from .sources import Problem, discover, file_identity
+from .sources import discover, file_identity
 from .writers import SCHEMA_VERSION, dumps, row_format, run_document, video_document
 
 
@@ -44,6 +44,9 @@ class LabelConfig:
     views: bool = False
     null: bool = False
     progress: bool | None = None  # None = only on a terminal
+    engine: str = "local"  # local | ray
+    ray_address: str | None = None
+    shard: tuple[int, int] | None = None  # (I, N), 1-based
 
     @property
     def to_stdout(self) -> bool:
@@ -74,6 +77,36 @@ def check_options(cfg: LabelConfig) -> None:
         raise UsageError("--retry-failed needs --out FILE (results on stdout are never resumed)")
     if not cfg.inputs:
         raise UsageError("no inputs: give files, folders, globs, or - to read paths from stdin")
+    if cfg.engine not in ("local", "ray"):
+        raise UsageError(f"--engine {cfg.engine!r}: expected local or ray")
+    if cfg.ray_address and cfg.engine != "ray":
+        raise UsageError("--ray-address needs --engine ray")
+    if cfg.shard is not None:
+        i, n = cfg.shard
+        if not (n >= 1 and 1 <= i <= n):
+            raise UsageError(f"--shard {i}/{n}: I must be between 1 and N")
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``--shard I/N`` -> (I, N)."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {text!r}: expected I/N, e.g. 3/8") from None
+    return i, n
+
+
+def in_shard(path: str, shard: tuple[int, int] | None) -> bool:
+    """Stable partition by a hash of the path: adding files moves none of the others."""
+    if shard is None:
+        return True
+    import hashlib
+
+    i, n = shard
+    h = int.from_bytes(hashlib.sha1(os.fsencode(path)).digest()[:8], "big")
+    return h % n == i - 1
 
 
 @dataclass
@@ -157,14 +190,16 @@ class _Progress:
 
 def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     """Run a labeling job; returns the summary (its ``exit_code`` is the command's)."""
-    from .inference import Predictor, pick_device, pick_dtype, precision_class
+    from .inference import pick_device, pick_dtype, precision_class
     from .model.loading import load_model
-    from .workers import DecodePool, DecodeSettings
 
     check_options(cfg)
     t0 = time.monotonic()
     summary = Summary()
     videos, problems = discover(cfg.inputs, stdin, cfg.null)
+    if cfg.shard is not None:
+        videos = [v for v in videos if in_shard(v, cfg.shard)]
+        problems = [p for p in problems if in_shard(p.path, cfg.shard)]
     if not videos and not problems:
         raise UsageError("no videos found in the inputs",
                          hint="folders are searched for video extensions (.mp4, .mkv, .webm, ...)")
@@ -221,23 +256,23 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
         console.warn(f"{summary.failed - len(problems)} video(s) failed in an earlier run and are skipped "
                      "(--retry-failed tries them again)")
 
-    n_workers = cfg.workers or (os.cpu_count() or 1)
-    n_workers = max(1, min(n_workers, len(work))) if work else 0
     show = cfg.progress if cfg.progress is not None else (console.stderr_is_terminal() and not console.is_quiet())
     progress = _Progress(bool(show) and bool(work), len(work))
-    pool = None
     try:
         if work:
-            predictor = Predictor(model, device, dtype, cfg.batch_size, views=cfg.views)
-            settings = DecodeSettings(mc.clip_len, mc.frame_interval, mc.short_side, mc.crop_size, cfg.crops,
-                                      cfg.stride.frames, cfg.stride.seconds, cfg.decoder)
-            pool = DecodePool(settings, n_workers, cfg.decode_timeout)
-            _loop(cfg, work, pool, predictor, model, journal, fmt, summary, report_failure, stdout_json,
-                  progress, t0)
+            if cfg.engine == "ray":
+                from .ray_engine import ray_outcomes
+
+                outcomes = ray_outcomes(cfg, work, model, device, dtype)
+            else:
+                outcomes = local_outcomes(cfg, work, model, device, dtype)
+            try:
+                _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_failure,
+                                 stdout_json, progress, t0)
+            finally:
+                outcomes.close()  # stops the engine's workers now, also on Ctrl-C or an error
     finally:
         progress.stop()
-        if pool is not None:
-            pool.close()
         if errors_f is not None:
             errors_f.close()
 
@@ -260,30 +295,60 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     return summary
 
 
-def _loop(cfg, work, pool, predictor, model, journal, fmt, summary, report_failure, stdout_json,
-          progress, t0) -> None:
+def _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_failure, stdout_json,
+                     progress, t0) -> None:
+    """Commit each video as soon as it and every video before it in input order is finished."""
+    ready: dict[str, _Video] = {}
+    head = 0
+    for video in outcomes:
+        ready[video.key] = video
+        summary.windows += video.meta["windows"] if video.meta and video.error is None else 0
+        while head < len(work) and work[head].key in ready:
+            v = ready.pop(work[head].key)
+            head += 1
+            _commit(cfg, v, model, journal, fmt, summary, report_failure, stdout_json)
+            v.probs = v.shares = None  # free memory as we go
+        rate = summary.windows / max(1e-6, time.monotonic() - t0)
+        progress.update(head, rate, video.key)
+    if head < len(work):  # pragma: no cover - an engine must account for every video
+        raise RuntimeError(f"{len(work) - head} video(s) were never reported by the engine")
+
+
+def local_outcomes(cfg, work, model, device, dtype):
+    """The local engine: decode workers (processes) feeding batches to the model here.
+
+    Yields each video (a finished ``_Video``: probabilities and timestamps, or an error) as
+    soon as it is done, in any order.
+    """
+    from .inference import Predictor
+    from .workers import DecodePool, DecodeSettings
+
+    mc = model.config
+    n_workers = cfg.workers or (os.cpu_count() or 1)
+    n_workers = max(1, min(n_workers, len(work)))
+    predictor = Predictor(model, device, dtype, cfg.batch_size, views=cfg.views)
+    settings = DecodeSettings(mc.clip_len, mc.frame_interval, mc.short_side, mc.crop_size, cfg.crops,
+                              cfg.stride.frames, cfg.stride.seconds, cfg.decoder)
+    pool = DecodePool(settings, n_workers, cfg.decode_timeout)
+    try:
+        yield from _local_loop(cfg, work, pool, predictor, model)
+    finally:
+        pool.close()
+
+
+def _local_loop(cfg, work, pool, predictor, model):
     by_key = {v.key: v for v in work}
     for v in work:
         pool.submit(v.key, v.key)
     pending: list[tuple[str, int, np.ndarray]] = []
-    head = 0
     batch = predictor.batch_size
-    last_name = ""
-
-    def finalize() -> None:
-        nonlocal head
-        while head < len(work) and work[head].complete:
-            v = work[head]
-            head += 1
-            _commit(cfg, v, model, journal, fmt, summary, report_failure, stdout_json)
-            v.probs = v.shares = None  # free memory
-        rate = summary.windows / max(1e-6, time.monotonic() - t0)
-        progress.update(head, rate, last_name)
-
-    while head < len(work):
-        timeout = 0.0 if len(pending) >= batch else 0.1
-        for kind, key, payload in pool.poll(timeout):
+    left = len(work)
+    yielded: set[str] = set()
+    while left:
+        touched: set[str] = set()
+        for kind, key, payload in pool.poll(0.0 if len(pending) >= batch else 0.1):
             v = by_key[key]
+            touched.add(key)
             if v.error is not None or (v.done is not None and kind != "error"):
                 continue
             if kind == "meta":
@@ -291,7 +356,6 @@ def _loop(cfg, work, pool, predictor, model, journal, fmt, summary, report_failu
                 v.probs = np.zeros((payload["windows"], model.num_classes), dtype=np.float32)
                 if cfg.views:
                     v.shares = np.zeros((payload["windows"], 3), dtype=np.float32)
-                last_name = key
             elif kind == "window":
                 k, clip = payload
                 pending.append((key, k, clip))
@@ -303,9 +367,7 @@ def _loop(cfg, work, pool, predictor, model, journal, fmt, summary, report_failu
                 v.done = payload
             elif kind == "error":
                 v.error = payload
-        # drop windows of failed videos
-        if any(by_key[k].error is not None for k, _, _ in pending):
-            pending = [p for p in pending if by_key[p[0]].error is None]
+                pending = [p for p in pending if p[0] != key]
         while len(pending) >= batch or (pending and not pool.busy):
             chunk, pending = pending[:batch], pending[batch:]
             probs, shares = predictor(np.stack([c for _, _, c in chunk]))
@@ -315,10 +377,15 @@ def _loop(cfg, work, pool, predictor, model, journal, fmt, summary, report_failu
                 if shares is not None and v.shares is not None:
                     v.shares[k] = shares[i]
                 v.inferred += 1
-            summary.windows += len(chunk)
+                touched.add(key)
             if pool.busy:
                 break  # go back to the workers before the next batch
-        finalize()
+        for key in sorted(touched, key=lambda k: by_key[k].index):
+            v = by_key[key]
+            if v.complete and key not in yielded:
+                yielded.add(key)
+                left -= 1
+                yield v
 
 
 def _commit(cfg, v: _Video, model, journal, fmt, summary, report_failure, stdout_json) -> None:

@@ -34,6 +34,9 @@ def label(
                          help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16.")] = "auto",
     workers: Annotated[int, typer.Option("--workers", "-j", help="Decode processes (0: one per core).")] = 0,
     decoder: Annotated[str, typer.Option("--decoder", help="auto (decord, then OpenCV), decord or opencv.")] = "auto",
+    engine: Annotated[str, typer.Option("--engine", help="local (this machine) or ray (a Ray cluster; pip install cost-cli[ray]).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: RAY_ADDRESS, or a local instance).")] = None,
+    shard: Annotated[Optional[str], typer.Option("--shard", help="I/N: label only the I-th of N stable parts of the inputs (job arrays).")] = None,
     decode_timeout: Annotated[float, typer.Option("--decode-timeout",
                               help="Seconds without progress before a video's decoder is killed.")] = 60.0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Start over: replace --out and its journal.")] = False,
@@ -53,7 +56,7 @@ def label(
     error, 130 interrupted.
     """
     from ..errors import UsageError
-    from ..pipeline import LabelConfig, run_label
+    from ..pipeline import LabelConfig, parse_shard, run_label
     from ..sampling import parse_stride
     from ..writers import infer_format
 
@@ -70,7 +73,8 @@ def label(
         crops=crops, topk=topk, merge=not no_merge, min_score=min_score, batch_size=batch_size,
         device=device, precision=precision, workers=workers, decoder=decoder,
         decode_timeout=decode_timeout, overwrite=overwrite, retry_failed=retry_failed,
-        errors_file=errors, views=views, null=null, progress=progress,
+        errors_file=errors, views=views, null=null, progress=progress, engine=engine,
+        ray_address=ray_address, shard=parse_shard(shard),
     )
     stdin = sys.stdin.buffer if "-" in paths and sys.stdin is not None else None
     summary = run_label(cfg, stdin=stdin)
