@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, UsageError
+from .model.cost_op import CoST
 from .transforms import normalize_clips
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -68,23 +69,27 @@ class Predictor:
     """
 
     def __init__(self, model, device: torch.device, dtype: torch.dtype, batch_size: int,
-                 views: bool = False, channels_last: bool = True) -> None:
-        self.model = model.to(device).eval()
+                 views: bool = False, channels_last: bool = True, fold: bool = True,
+                 compile: bool = False, warn=None) -> None:
+        from .model.optimize import cost_a_coefficients, prepare_for_inference
+
         self.device = device
-        self.dtype = dtype
         self.batch_size = batch_size
         self.views = views
         self.mean, self.std = model.config.mean, model.config.std
-        if channels_last and device.type in ("cpu", "cuda"):
-            self.model = self.model.to(memory_format=torch.channels_last_3d)
-            self.channels_last = True
-        else:
-            self.channels_last = False
-        if views:
-            for _, layer in self.model.cost_layers():
-                layer.record_coefficients = True
+        self.channels_last = channels_last and device.type in ("cpu", "cuda")
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
+        self.model = prepare_for_inference(model, device, fold=fold, channels_last=self.channels_last)
+        self._cost_b = [m for m in self.model.modules() if isinstance(m, CoST) and m.kind == "b"]
+        self._cost_a = cost_a_coefficients(self.model)
+        for layer in self._cost_b:
+            layer.record_coefficients = views
+        self.dtype = dtype
+        if dtype != torch.float32 and device.type == "cuda":
+            self.dtype = self._checked_dtype(dtype, warn)
+        if compile:
+            self.model = torch.compile(self.model)
 
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities (B, classes) averaged over crops, and view shares (B, 3) if asked."""
@@ -113,20 +118,34 @@ class Predictor:
         out = probs[:b].cpu().numpy()
         return out, (shares[:b] if shares is not None else None)
 
+    def _checked_dtype(self, dtype: torch.dtype, warn) -> torch.dtype:
+        """Reduced precision only if it agrees with fp32 on a test batch (some cuDNN versions
+        compute wrong bf16 conv3d, PyTorch #163539): else fp16, else fp32."""
+        g = torch.Generator(device="cpu").manual_seed(0)
+        x = torch.randint(0, 256, (2, 8, 64, 64, 3), generator=g, dtype=torch.uint8).to(self.device)
+        clip = normalize_clips(x, self.mean, self.std)
+        if self.channels_last:
+            clip = clip.contiguous(memory_format=torch.channels_last_3d)
+        with torch.inference_mode():
+            ref = torch.softmax(self.model(clip).float(), 1)
+            for candidate in (dtype, torch.float16):
+                with torch.autocast("cuda", dtype=candidate):
+                    got = torch.softmax(self.model(clip).float(), 1)
+                if float((got - ref).abs().max()) <= 0.02:
+                    if candidate != dtype and warn:
+                        warn(f"{dtype} disagrees with fp32 on this GPU; using {candidate}")
+                    return candidate
+        if warn:
+            warn("reduced precision disagrees with fp32 on this GPU; using fp32")
+        return torch.float32
+
     def _view_shares(self, crops: int) -> np.ndarray | None:
         """(B, 3) hw/tw/th shares: per layer averaged over channels, then over CoST layers."""
-        layers = self.model.cost_layers()
-        if not layers:
+        n = self.batch_size * crops
+        per_layer = [c.mean(dim=1).view(1, 3).to(self.device).expand(n, 3) for c in self._cost_a]
+        per_layer += [layer.last_coefficients.mean(dim=2).t() for layer in self._cost_b
+                      if layer.last_coefficients is not None]
+        if not per_layer:
             return None
-        per_layer = []
-        for _, layer in layers:
-            c = layer.last_coefficients
-            if c is None:
-                continue
-            if c.dim() == 2:  # CoST(a): (3, C), the same for every clip
-                v = c.mean(dim=1).view(1, 3)
-                per_layer.append(v.expand(self.batch_size * crops, 3))
-            else:  # CoST(b): (3, N, C)
-                per_layer.append(c.mean(dim=2).t())
         shares = torch.stack(per_layer).mean(0).view(-1, crops, 3).mean(1)
-        return shares.cpu().numpy()
+        return shares.float().cpu().numpy()

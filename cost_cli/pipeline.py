@@ -47,6 +47,7 @@ class LabelConfig:
     engine: str = "local"  # local | ray
     ray_address: str | None = None
     shard: tuple[int, int] | None = None  # (I, N), 1-based
+    compile: bool = False
 
     @property
     def to_stdout(self) -> bool:
@@ -326,7 +327,8 @@ def local_outcomes(cfg, work, model, device, dtype):
     mc = model.config
     n_workers = cfg.workers or (os.cpu_count() or 1)
     n_workers = max(1, min(n_workers, len(work)))
-    predictor = Predictor(model, device, dtype, cfg.batch_size, views=cfg.views)
+    predictor = Predictor(model, device, dtype, cfg.batch_size, views=cfg.views, compile=cfg.compile,
+                          warn=console.warn)
     settings = DecodeSettings(mc.clip_len, mc.frame_interval, mc.short_side, mc.crop_size, cfg.crops,
                               cfg.stride.frames, cfg.stride.seconds, cfg.decoder)
     pool = DecodePool(settings, n_workers, cfg.decode_timeout)

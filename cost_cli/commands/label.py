@@ -33,6 +33,8 @@ def label(
     precision: Annotated[str, typer.Option("--precision",
                          help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16.")] = "auto",
     workers: Annotated[int, typer.Option("--workers", "-j", help="Decode processes (0: one per core).")] = 0,
+    compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model (slower start, "
+                                                "faster long runs on a GPU).")] = False,
     decoder: Annotated[str, typer.Option("--decoder", help="auto (decord, then OpenCV), decord or opencv.")] = "auto",
     engine: Annotated[str, typer.Option("--engine", help="local (this machine) or ray (a Ray cluster; pip install cost-cli[ray]).")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: RAY_ADDRESS, or a local instance).")] = None,
@@ -74,7 +76,7 @@ def label(
         device=device, precision=precision, workers=workers, decoder=decoder,
         decode_timeout=decode_timeout, overwrite=overwrite, retry_failed=retry_failed,
         errors_file=errors, views=views, null=null, progress=progress, engine=engine,
-        ray_address=ray_address, shard=parse_shard(shard),
+        ray_address=ray_address, shard=parse_shard(shard), compile=compile_model,
     )
     stdin = sys.stdin.buffer if "-" in paths and sys.stdin is not None else None
     summary = run_label(cfg, stdin=stdin)
