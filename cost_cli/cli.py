@@ -47,7 +47,7 @@ def _root(
     """
 
 
-COMMAND_MODULES = ("label", "demo", "train", "convert", "info", "models")
+COMMAND_MODULES = ("label", "demo", "train", "convert", "info", "models", "visual")
 _registered = False
 
 
