@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
 
 def short_side_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -53,8 +52,11 @@ def prepare_frame(frame: np.ndarray, short_side: int, crop_size: int, crops: int
     return out
 
 
-def normalize_clips(clips: torch.Tensor, mean, std, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 (N, T, H, W, 3) -> normalized (N, 3, T, H, W) of ``dtype``, on clips' device."""
+def normalize_clips(clips, mean, std, dtype=None):
+    """uint8 (N, T, H, W, 3) tensor -> normalized (N, 3, T, H, W) of ``dtype``, on clips' device."""
+    import torch  # the decode workers import this module and never need torch
+
+    dtype = dtype or torch.float32
     x = clips.to(torch.float32)
     m = torch.tensor(mean, dtype=torch.float32, device=x.device)
     s = torch.tensor(std, dtype=torch.float32, device=x.device)
