@@ -73,6 +73,9 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised in subprocess te
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cost`` console script and ``python -m cost_cli``."""
     debug = os.environ.get("COST_DEBUG", "") not in ("", "0")
+    # torch's OpenMP threads spin while idle; next to decode workers on the same cores that
+    # spinning took 35-40% of labeling throughput (BENCHMARKS.md). Set before torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     signal.signal(signal.SIGTERM, _on_sigterm)
     code = 0
     try:

@@ -58,7 +58,7 @@ def normalize_clips(clips, mean, std, dtype=None):
 
     dtype = dtype or torch.float32
     x = clips.to(torch.float32)
-    m = torch.tensor(mean, dtype=torch.float32, device=x.device)
-    s = torch.tensor(std, dtype=torch.float32, device=x.device)
-    x = (x - m) / s
-    return x.permute(0, 4, 1, 2, 3).contiguous().to(dtype)
+    x.sub_(torch.tensor(mean, dtype=torch.float32, device=x.device))
+    x.div_(torch.tensor(std, dtype=torch.float32, device=x.device))
+    # (N, T, H, W, C) permuted to (N, C, T, H, W) is already in channels_last_3d layout: no copy
+    return x.permute(0, 4, 1, 2, 3).to(dtype)
