@@ -314,7 +314,7 @@ def main() -> None:
         say("gpu costb-r101 bf16 batch 64 GFLOP/s / matmul GFLOP/s", g / peak)
         bench_end_to_end(videos, dev, torch.bfloat16, "costb-r50", 32)
     if not args.gpu_only:
-        bench_end_to_end(videos, cpu, torch.float32, "costb-tiny", 8)
+        bench_end_to_end(videos, cpu, torch.float32, "costb-tiny", 4)
     say("peak RSS of this benchmark process", peak_rss_mb(), "MB")
     if args.json:
         Path(args.json).write_text(json.dumps(RESULTS, indent=1))
