@@ -234,7 +234,16 @@ class OpenCVReader:
             expected_end = self._claimed / self.info.fps
             if m >= 1 and step > 0 and self._ts[-1] + step >= expected_end - 2 * step:
                 raise FrameCountChanged(m)
+            if m == 0:
+                codec = self._codec()
+                raise DecodeError(f"OpenCV decoded no frames ({codec or 'unknown codec'}: its FFmpeg may lack "
+                                  "a decoder for it; --decoder auto uses decord, which has one)")
             raise DecodeError(f"truncated or corrupt: decoded {m} of {n} frames")
+
+    def _codec(self) -> str:
+        code = int(self._cap.get(self._cv2.CAP_PROP_FOURCC))
+        text = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\0 ")
+        return text if text.isprintable() and text else ""
 
     def final_timestamps(self) -> tuple[np.ndarray, float]:
         ts = np.asarray(self._ts[: self.info.num_frames], dtype=np.float64)
