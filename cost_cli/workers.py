@@ -57,21 +57,38 @@ def _fault(path: str) -> None:
 def decode_video(path: str, s: DecodeSettings, emit) -> None:
     """Decode one video into windows, calling ``emit(kind, payload)`` as results appear."""
     from .decode import FrameCountChanged
+    from .errors import DecodeError
 
     _fault(path)
-    try:
-        _decode_once(path, s, emit, None)
-    except FrameCountChanged as changed:
-        emit("restart", {"num_frames": changed.count})  # windows sent so far are void
-        _decode_once(path, s, emit, changed.count)
+    backend, count, first_error = s.backend, None, None
+    while True:
+        used = []
+        try:
+            _decode_once(path, s, emit, backend, count, used)
+            return
+        except FrameCountChanged as changed:
+            if count is not None:
+                raise DecodeError(f"frame count changed twice ({count}, then {changed.count})") from None
+            emit("restart", {"num_frames": changed.count})  # windows sent so far are void
+            count = changed.count
+        except DecodeError as exc:
+            # auto: OpenCV opened the file but could not read it through; decord may (AV1, ...).
+            # If decord fails too, OpenCV's reason (e.g. "decoded 223 of 500 frames") is kept.
+            if first_error is None and backend == "auto" and used == ["opencv"]:
+                emit("restart", {})
+                backend, count, first_error = "decord", None, exc
+                continue
+            raise first_error or exc from None
 
 
-def _decode_once(path: str, s: DecodeSettings, emit, frame_count: int | None) -> None:
+def _decode_once(path: str, s: DecodeSettings, emit, backend: str, frame_count: int | None,
+                 used: list) -> None:
     from .decode import open_reader
     from .sampling import Stride, plan
     from .transforms import prepare_frame
 
-    reader = open_reader(path, s.backend, frame_count)
+    reader = open_reader(path, backend, frame_count)
+    used.append(reader.info.backend)
     try:
         info = reader.info
         wp = plan(info.num_frames, s.clip_len, s.frame_interval,

@@ -9,7 +9,7 @@ import pytest
 from media import ffmpeg
 
 PROBE = r"""
-import json, resource, sys
+import json, sys
 from cost_cli.workers import DecodeSettings, decode_video
 
 def rss_mb():
@@ -26,8 +26,10 @@ def emit(kind, payload):
 
 backend = sys.argv[2]
 decode_video(sys.argv[1], DecodeSettings(8, 8, 256, 224, 1, None, None, backend), emit)
-print(json.dumps({"windows": count[0], "samples": samples,
-                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec (pytest's)
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+print(json.dumps({"windows": count[0], "samples": samples, "peak": peak}))
 """
 
 
@@ -39,7 +41,7 @@ def measure(path, backend):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["decord", "opencv"])
+@pytest.mark.parametrize("backend", ["auto", "opencv"])
 def test_ten_minute_video_memory_is_flat(tmp_path_factory, backend):
     root = tmp_path_factory.getbasetemp() / "longvideos"
     root.mkdir(exist_ok=True)

@@ -36,7 +36,7 @@ def label(
     workers: Annotated[int, typer.Option("--workers", "-j", help="Decode processes (0: one per core).")] = 0,
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model (slower start, "
                                                 "faster long runs on a GPU).")] = False,
-    decoder: Annotated[str, typer.Option("--decoder", help="auto (decord, then OpenCV), decord or opencv.")] = "auto",
+    decoder: Annotated[str, typer.Option("--decoder", help="auto (OpenCV, then decord for AV1 and for files OpenCV cannot read through), opencv or decord.")] = "auto",
     engine: Annotated[str, typer.Option("--engine", help="local (this machine) or ray (a Ray cluster; pip install cost-cli[ray]).")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: RAY_ADDRESS, or a local instance).")] = None,
     shard: Annotated[Optional[str], typer.Option("--shard", help="I/N: label only the I-th of N stable parts of the inputs (job arrays).")] = None,
