@@ -173,6 +173,8 @@ class _Progress:
     def __init__(self, enabled: bool, total: int) -> None:
         self.enabled = enabled
         self.bar = None
+        self.windows = 0
+        self.t0 = time.monotonic()
         if enabled:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeRemainingColumn)
@@ -188,6 +190,14 @@ class _Progress:
         if self.bar is not None:
             name = os.path.basename(current).encode("utf-8", "backslashreplace").decode()
             self.bar.update(self.task, completed=done, rate=f"{rate:.1f} win/s", current=name[-40:])
+
+    def tick(self, windows: int, current: str) -> None:
+        """Windows inferred (the rate and current file move while a long video is labeled)."""
+        self.windows += windows
+        if self.bar is not None:
+            name = os.path.basename(current).encode("utf-8", "backslashreplace").decode()
+            rate = self.windows / max(1e-6, time.monotonic() - self.t0)
+            self.bar.update(self.task, rate=f"{rate:.1f} win/s", current=name[-40:])
 
     def stop(self) -> None:
         if self.bar is not None:
@@ -273,7 +283,7 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
 
                 outcomes = ray_outcomes(cfg, work, model, device, dtype)
             else:
-                outcomes = local_outcomes(cfg, work, model, device, dtype)
+                outcomes = local_outcomes(cfg, work, model, device, dtype, on_batch=progress.tick)
             try:
                 _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_failure,
                                  stdout_json, progress, t0)
@@ -322,7 +332,7 @@ def _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_f
         raise RuntimeError(f"{len(work) - head} video(s) were never reported by the engine")
 
 
-def local_outcomes(cfg, work, model, device, dtype):
+def local_outcomes(cfg, work, model, device, dtype, on_batch=None):
     """The local engine: decode workers (processes) feeding batches to the model here.
 
     Yields each video (a finished ``_Video``: probabilities and timestamps, or an error) as
@@ -340,12 +350,12 @@ def local_outcomes(cfg, work, model, device, dtype):
                               cfg.stride.frames, cfg.stride.seconds, cfg.decoder)
     pool = DecodePool(settings, n_workers, cfg.decode_timeout)
     try:
-        yield from _local_loop(cfg, work, pool, predictor, model)
+        yield from _local_loop(cfg, work, pool, predictor, model, on_batch)
     finally:
         pool.close()
 
 
-def _local_loop(cfg, work, pool, predictor, model):
+def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
     by_key = {v.key: v for v in work}
     for v in work:
         pool.submit(v.key, v.key)
@@ -387,6 +397,8 @@ def _local_loop(cfg, work, pool, predictor, model):
                     v.shares[k] = shares[i]
                 v.inferred += 1
                 touched.add(key)
+            if on_batch is not None:
+                on_batch(len(chunk), chunk[-1][0])
             if pool.busy:
                 break  # go back to the workers before the next batch
         for key in sorted(touched, key=lambda k: by_key[k].index):
