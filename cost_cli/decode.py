@@ -225,9 +225,18 @@ class OpenCVReader:
             if nxt is not None and i == nxt:
                 ok, bgr = self._cap.retrieve()
                 if not ok or bgr is None:
-                    raise DecodeError(f"decoding failed at frame {i}")
+                    err = DecodeError(f"decoding failed at frame {i}")
+                    err.fallback = True
+                    raise err
                 yield i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 nxt = next(wanted, None)
+        if self._grabbed == n and self._cap.grab():
+            # the container's count was an under-estimate (e.g. Matroska, variable frame rate):
+            # count the rest and decode again with the true count
+            m = n + 1
+            while self._cap.grab():
+                m += 1
+            raise FrameCountChanged(m)
         if self._grabbed < n:
             # OpenCV never raises on a damaged stream; a short read is a failure unless the
             # stream's own clock says it reached the end (the count was an estimate)
@@ -238,8 +247,10 @@ class OpenCVReader:
                 raise FrameCountChanged(m)
             if m == 0:
                 codec = self._codec()
-                raise DecodeError(f"OpenCV decoded no frames ({codec or 'unknown codec'}: its FFmpeg may lack "
+                err = DecodeError(f"OpenCV decoded no frames ({codec or 'unknown codec'}: its FFmpeg may lack "
                                   "a decoder for it; --decoder auto uses decord, which has one)")
+                err.fallback = True
+                raise err
             raise DecodeError(f"truncated or corrupt: decoded {m} of {n} frames")
 
     def _codec(self) -> str:
@@ -339,8 +350,8 @@ def read_frames(path: str, indices: list[int], backend: str = "auto") -> tuple[n
             reader.close()
             reader = open_reader(path, backend, changed.count)
             got = dict(reader.frames(uniq))
-        except DecodeError:
-            if backend != "auto" or reader.info.backend != "opencv":
+        except DecodeError as exc:
+            if backend != "auto" or reader.info.backend != "opencv" or not exc.fallback:
                 raise
             reader.close()
             reader = open_reader(path, "decord")  # OpenCV opened it but could not read it through

@@ -72,7 +72,13 @@ class DataError(CostError):
 
 
 class DecodeError(CostError):
-    """One video could not be decoded; the run goes on."""
+    """One video could not be decoded; the run goes on.
+
+    ``fallback``: another decoder may read this file (a missing codec, a frame one decoder
+    could not convert), as opposed to damage that any decoder would only hide.
+    """
+
+    fallback = False
 
 
 def describe(exc: BaseException) -> tuple[str, str | None, int]:

@@ -82,12 +82,23 @@ def read_journal(path: Path) -> tuple[JournalState | None, int]:
             rec = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError):
             break
+        line_no = data.count(b"\n", 0, pos) + 1
+        bad = ResumeError(f"{path}: not a cost journal, or damaged (line {line_no})",
+                          hint="pass --overwrite to start over")
+        if not isinstance(rec, dict):
+            raise bad
         if state is None:
             if rec.get("journal") != JOURNAL_VERSION:
                 raise ResumeError(f"{path}: not a cost journal (or written by another version)",
                                   hint="pass --overwrite to start over")
+            if not (isinstance(rec.get("fingerprint"), dict) and isinstance(rec.get("format"), str)
+                    and isinstance(rec.get("out_end"), int)):
+                raise bad
             state = JournalState(rec["fingerprint"], rec["format"], int(rec["out_end"]))
         else:
+            if not (isinstance(rec.get("video"), str) and rec.get("status") in ("done", "failed")
+                    and isinstance(rec.get("out_end", 0), int)):
+                raise bad
             vr = VideoRecord(**{k: rec[k] for k in rec if k in VideoRecord.__dataclass_fields__})
             state.records[vr.video] = vr
             if vr.video in state.order:
@@ -110,7 +121,30 @@ class Journal:
         self.state: JournalState
         self._out_f = None
         self._j_f = None
-        self._open(header, overwrite)
+        self._lock_f = None
+        self._lock()
+        try:
+            self._open(header, overwrite)
+        except BaseException:
+            self.close()
+            raise
+
+    def _lock(self) -> None:
+        """One run at a time per output: a second one would append the same videos again."""
+        import fcntl
+
+        lock = Path(os.fspath(self.out) + ".cost-lock")
+        try:
+            self._lock_f = open(lock, "a+b")
+        except OSError as exc:
+            raise OutputError(f"{lock}: cannot create the lock file ({exc.strerror})") from None
+        try:
+            fcntl.flock(self._lock_f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_f.close()
+            self._lock_f = None
+            raise OutputError(f"{self.out}: another cost label run is writing it",
+                              hint="wait for it to finish, or choose another --out") from None
 
     # -- opening -----------------------------------------------------------------------
     def _open(self, header: str, overwrite: bool) -> None:
@@ -234,10 +268,10 @@ class Journal:
             pass
 
     def close(self) -> None:
-        for f in (self._out_f, self._j_f):
+        for f in (self._out_f, self._j_f, self._lock_f):
             if f is not None:
                 try:
-                    f.close()
+                    f.close()  # closing the lock file releases the lock
                 except OSError:
                     pass
-        self._out_f = self._j_f = None
+        self._out_f = self._j_f = self._lock_f = None

@@ -230,85 +230,88 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     journal = None
     if not cfg.to_stdout:
         journal = Journal(cfg.out, cfg.fmt, fp, fmt.header() if fmt else "", cfg.overwrite)
-    errors_f = _open_errors(cfg.errors_file)
-    stdout_json: list[dict] = []
-    failed_docs: list[dict] = []
-
-    def report_failure(path: str, reason: str, error_class: str) -> None:
-        summary.failed += 1
-        console.error(f"{path}: {reason}")
-        entry = {"video": path, "reason": reason, "error_class": error_class}
-        failed_docs.append(entry)
-        if errors_f is not None:
-            errors_f.write((dumps(entry) + "\n").encode("utf-8"))
-            errors_f.flush()
-
-    for p in problems:
-        report_failure(p.path, p.reason, "InputError")
-
-    # what to do for each video
-    work: list[_Video] = []
-    for path in videos:
-        size, mtime = file_identity(path)
-        rec = journal.status(path) if journal else None
-        if rec is not None and rec.status == "done":
-            summary.skipped += 1
-            if (size, mtime) != (rec.size, rec.mtime) and size is not None:
-                console.warn(f"{path}: changed since it was labeled; kept the old rows "
-                             "(use --overwrite to relabel everything)")
-            continue
-        if rec is not None and rec.status == "failed" and not cfg.retry_failed:
-            summary.failed += 1
-            failed_docs.append({"video": path, "reason": rec.reason, "error_class": rec.error_class})
-            if errors_f is not None:
-                errors_f.write((dumps({"video": path, "reason": rec.reason, "error_class": rec.error_class,
-                                       "previous_run": True}) + "\n").encode("utf-8"))
-            continue
-        work.append(_Video(path, len(work), size, mtime))
-    if cfg.to_stdout and fmt is not None:
-        console.stdout_write(fmt.header())
-
-    if summary.skipped:
-        console.info(f"resuming {cfg.out}: {summary.skipped} video(s) already labeled")
-    if summary.failed > len(problems):
-        console.warn(f"{summary.failed - len(problems)} video(s) failed in an earlier run and are skipped "
-                     "(--retry-failed tries them again)")
-
-    show = cfg.progress if cfg.progress is not None else (console.stderr_is_terminal() and not console.is_quiet())
-    progress = _Progress(bool(show) and bool(work), len(work))
     try:
-        if work:
-            if cfg.engine == "ray":
-                from .ray_engine import ray_outcomes
+        errors_f = _open_errors(cfg.errors_file)
+        stdout_json: list[dict] = []
+        failed_docs: list[dict] = []
 
-                outcomes = ray_outcomes(cfg, work, model, device, dtype)
+        def report_failure(path: str, reason: str, error_class: str) -> None:
+            summary.failed += 1
+            console.error(f"{path}: {reason}")
+            entry = {"video": path, "reason": reason, "error_class": error_class}
+            failed_docs.append(entry)
+            if errors_f is not None:
+                errors_f.write((dumps(entry) + "\n").encode("utf-8"))
+                errors_f.flush()
+
+        for p in problems:
+            report_failure(p.path, p.reason, "InputError")
+
+        # what to do for each video
+        work: list[_Video] = []
+        for path in videos:
+            size, mtime = file_identity(path)
+            rec = journal.status(path) if journal else None
+            if rec is not None and rec.status == "done":
+                summary.skipped += 1
+                if (size, mtime) != (rec.size, rec.mtime) and size is not None:
+                    console.warn(f"{path}: changed since it was labeled; kept the old rows "
+                                 "(use --overwrite to relabel everything)")
+                continue
+            if rec is not None and rec.status == "failed" and not cfg.retry_failed:
+                summary.failed += 1
+                failed_docs.append({"video": path, "reason": rec.reason, "error_class": rec.error_class})
+                if errors_f is not None:
+                    errors_f.write((dumps({"video": path, "reason": rec.reason, "error_class": rec.error_class,
+                                           "previous_run": True}) + "\n").encode("utf-8"))
+                continue
+            work.append(_Video(path, len(work), size, mtime))
+        if cfg.to_stdout and fmt is not None:
+            console.stdout_write(fmt.header())
+
+        if summary.skipped:
+            console.info(f"resuming {cfg.out}: {summary.skipped} video(s) already labeled")
+        if summary.failed > len(problems):
+            console.warn(f"{summary.failed - len(problems)} video(s) failed in an earlier run and are skipped "
+                         "(--retry-failed tries them again)")
+
+        show = cfg.progress if cfg.progress is not None else (console.stderr_is_terminal() and not console.is_quiet())
+        progress = _Progress(bool(show) and bool(work), len(work))
+        try:
+            if work:
+                if cfg.engine == "ray":
+                    from .ray_engine import ray_outcomes
+
+                    outcomes = ray_outcomes(cfg, work, model, device, dtype)
+                else:
+                    outcomes = local_outcomes(cfg, work, model, device, dtype, on_batch=progress.tick)
+                try:
+                    _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_failure,
+                                     stdout_json, progress, t0)
+                finally:
+                    outcomes.close()  # stops the engine's workers now, also on Ctrl-C or an error
+        finally:
+            progress.stop()
+            if errors_f is not None:
+                errors_f.close()
+
+        if cfg.fmt == "json":
+            settings_doc = {k: v for k, v in fp.items() if k not in ("model", "weights_sha256")}
+            model_doc = {"source": fp["model"], "weights_sha256": fp["weights_sha256"], "arch": mc.arch,
+                         "dataset": mc.dataset, "num_classes": model.num_classes}
+            if journal is not None:
+                docs = [journal.state.records[k].doc for k in journal.state.order
+                        if journal.state.records[k].status == "done"]
+                failed = [{"video": p.path, "reason": p.reason, "error_class": "InputError"} for p in problems]
+                failed += [{"video": k, "reason": journal.state.records[k].reason,
+                            "error_class": journal.state.records[k].error_class}
+                           for k in journal.state.order if journal.state.records[k].status == "failed"]
+                _write_atomic(cfg.out, run_document(settings_doc, model_doc, docs, failed))
             else:
-                outcomes = local_outcomes(cfg, work, model, device, dtype, on_batch=progress.tick)
-            try:
-                _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_failure,
-                                 stdout_json, progress, t0)
-            finally:
-                outcomes.close()  # stops the engine's workers now, also on Ctrl-C or an error
+                console.stdout_write(run_document(settings_doc, model_doc, stdout_json, failed_docs))
     finally:
-        progress.stop()
-        if errors_f is not None:
-            errors_f.close()
-
-    if cfg.fmt == "json":
-        settings_doc = {k: v for k, v in fp.items() if k not in ("model", "weights_sha256")}
-        model_doc = {"source": fp["model"], "weights_sha256": fp["weights_sha256"], "arch": mc.arch,
-                     "dataset": mc.dataset, "num_classes": model.num_classes}
         if journal is not None:
-            docs = [journal.state.records[k].doc for k in journal.state.order
-                    if journal.state.records[k].status == "done"]
-            failed = [{"video": k, "reason": journal.state.records[k].reason,
-                       "error_class": journal.state.records[k].error_class}
-                      for k in journal.state.order if journal.state.records[k].status == "failed"]
-            _write_atomic(cfg.out, run_document(settings_doc, model_doc, docs, failed))
-        else:
-            console.stdout_write(run_document(settings_doc, model_doc, stdout_json, failed_docs))
-    if journal is not None:
-        journal.close()
+            journal.close()
     summary.seconds = time.monotonic() - t0
     return summary
 
@@ -339,7 +342,7 @@ def local_outcomes(cfg, work, model, device, dtype, on_batch=None):
     soon as it is done, in any order.
     """
     from .inference import Predictor
-    from .workers import DecodePool, DecodeSettings
+    from .workers import DecodePool, DecodeSettings, QUEUE_WINDOWS
 
     mc = model.config
     n_workers = cfg.workers or (os.cpu_count() or 1)
@@ -356,6 +359,8 @@ def local_outcomes(cfg, work, model, device, dtype, on_batch=None):
 
 
 def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
+    from .workers import QUEUE_WINDOWS
+
     by_key = {v.key: v for v in work}
     for v in work:
         pool.submit(v.key, v.key)
@@ -363,9 +368,12 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
     batch = predictor.batch_size
     left = len(work)
     yielded: set[str] = set()
+    # at most this many windows wait here; beyond it the workers' bounded queues hold the rest
+    cap = batch + len(pool.workers) * QUEUE_WINDOWS
     while left:
         touched: set[str] = set()
-        for kind, key, payload in pool.poll(0.0 if len(pending) >= batch else 0.1):
+        events = pool.poll(0.0 if len(pending) >= batch else 0.1) if len(pending) < cap else []
+        for kind, key, payload in events:
             v = by_key[key]
             touched.add(key)
             if v.error is not None or (v.done is not None and kind != "error"):
@@ -399,7 +407,7 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
                 touched.add(key)
             if on_batch is not None:
                 on_batch(len(chunk), chunk[-1][0])
-            if pool.busy:
+            if pool.busy and len(pending) < cap:
                 break  # go back to the workers before the next batch
         for key in sorted(touched, key=lambda k: by_key[k].index):
             v = by_key[key]

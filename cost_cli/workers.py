@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import queue
 import signal
 import time
@@ -74,7 +75,7 @@ def decode_video(path: str, s: DecodeSettings, emit) -> None:
         except DecodeError as exc:
             # auto: OpenCV opened the file but could not read it through; decord may (AV1, ...).
             # If decord fails too, OpenCV's reason (e.g. "decoded 223 of 500 frames") is kept.
-            if first_error is None and backend == "auto" and used == ["opencv"]:
+            if first_error is None and backend == "auto" and used == ["opencv"] and exc.fallback:
                 emit("restart", {})
                 backend, count, first_error = "decord", None, exc
                 continue
@@ -177,7 +178,7 @@ def _worker_main(tasks, results, settings: DecodeSettings) -> None:
                 reason = "out of memory while decoding"
             else:
                 reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            results.put(("error", key, {"reason": reason, "error_class": type(exc).__name__}))
+            emit("error", {"reason": reason, "error_class": type(exc).__name__})
 
 
 # -- the supervisor side -----------------------------------------------------------------
@@ -188,8 +189,11 @@ class _Worker:
         self.results = ctx.Queue(maxsize=QUEUE_WINDOWS)
         self.proc = ctx.Process(target=_worker_main, args=(self.tasks, self.results, settings), daemon=True)
         self.proc.start()
+        # only the worker writes results: with our copy of the write end closed, a worker that
+        # dies half-way through a message gives EOF instead of a read that waits forever
+        self.results._writer.close()  # noqa: SLF001
         self.key = None
-        self.waited = 0.0
+        self.last_heard = time.monotonic()
 
     def kill(self) -> None:
         try:
@@ -233,7 +237,7 @@ class DecodePool:
         for w in self.workers:
             if w.key is None and self.pending:
                 key, path = self.pending.popleft()
-                w.key, w.waited = key, 0.0
+                w.key, w.last_heard = key, time.monotonic()
                 w.tasks.put((key, path))
 
     def _replace(self, w: _Worker) -> None:
@@ -249,8 +253,8 @@ class DecodePool:
                 ev = w.results.get_nowait()
             except queue.Empty:
                 return got
-            except (EOFError, OSError, ValueError):
-                return got
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+                return got  # a message cut short by the worker's death
             got = True
             events.append(ev)
             if ev[0] in ("done", "error") and ev[1] == w.key:
@@ -263,21 +267,17 @@ class DecodePool:
         busy = [w for w in self.workers if w.key is not None]
         if not busy:
             return events
-        t0 = time.monotonic()
         readers = {w.results._reader: w for w in busy}  # noqa: SLF001 - wait() needs the pipe
         sentinels = {w.proc.sentinel: w for w in busy}
         try:
-            ready = wait(list(readers) + list(sentinels), timeout=timeout)
+            wait(list(readers) + list(sentinels), timeout=timeout)
         except OSError:
-            ready = []
-        waited = time.monotonic() - t0
-        heard = set()
+            pass
+        now = time.monotonic()
         for w in busy:
             if self._drain(w, events):
-                heard.add(id(w))
+                w.last_heard = now
         for w in busy:
-            if id(w) in heard:
-                w.waited = 0.0
             if w.key is None:
                 continue
             if not w.proc.is_alive():
@@ -291,13 +291,12 @@ class DecodePool:
                                                 "error_class": "DecoderCrash"}))
                 self._replace(w)
                 continue
-            if id(w) not in heard:
-                w.waited += waited
-                if w.waited >= self.timeout:
-                    events.append(("error", w.key, {
-                        "reason": f"decoding timed out (no progress for {self.timeout:g} s)",
-                        "error_class": "DecodeTimeout"}))
-                    self._replace(w)
+            # every queue was just drained, so a worker blocked on a full queue was heard from
+            if now - w.last_heard >= self.timeout:
+                events.append(("error", w.key, {
+                    "reason": f"decoding timed out (no progress for {self.timeout:g} s)",
+                    "error_class": "DecodeTimeout"}))
+                self._replace(w)
         self._assign()
         return events
 

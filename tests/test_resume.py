@@ -277,3 +277,64 @@ def test_output_trouble_is_a_clear_error(tmp_path, tiny_model_dir, video_set):
     assert r.returncode == 1, r.stderr.decode()
     assert b"permission denied" in r.stderr and b"Traceback" not in r.stderr
     assert not (ro / "l.csv").exists()
+
+
+def test_second_run_on_the_same_output_is_refused(tmp_path, tiny_model_dir):
+    d = tmp_path / "in"
+    d.mkdir()
+    for i in range(3):
+        make_video(d / f"long{i}", pattern_frames(400, 64, 80, seed=i), codec="h264")
+    out = tmp_path / "l.csv"
+    slow = ["--stride", "1f", "--no-merge"]  # 400 windows a video: the first run takes a while
+    p = start("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1", *slow)
+    jp = tmp_path / "l.csv.cost-journal"
+    while not jp.exists() and p.poll() is None:
+        time.sleep(0.02)
+    r = cost("label", d, "--model", tiny_model_dir, "-o", out, *slow)
+    p.wait(timeout=120)
+    assert p.returncode == 0
+    assert r.returncode == 1 and b"another cost label run is writing it" in r.stderr
+    rows = out.read_text().splitlines()[1:]
+    assert len(rows) == len(set(rows)) == 3 * (400 - 16 + 1)  # one row per window, none twice
+
+
+def test_damaged_journal_is_a_resume_error(two_videos, tiny_model_dir, tmp_path):
+    out = tmp_path / "l.csv"
+    out.write_text("video\n")
+    (tmp_path / "l.csv.cost-journal").write_text("[1]\n")
+    r = cost("label", two_videos, "--model", tiny_model_dir, "-o", out)
+    assert r.returncode == 2 and b"not a cost journal" in r.stderr and b"--overwrite" in r.stderr
+
+
+def test_json_file_lists_input_problems_as_failed(two_videos, tiny_model_dir, tmp_path):
+    out = tmp_path / "l.json"
+    r = cost("label", two_videos, tmp_path / "nope.mp4", "--model", tiny_model_dir, "-o", out)
+    assert r.returncode == 1
+    failed = json.loads(out.read_text())["failed"]
+    assert [f["video"].rsplit("/", 1)[-1] for f in failed] == ["nope.mp4"]
+
+
+def test_truncated_matroska_is_never_a_silent_success(tmp_path, tiny_model_dir):
+    d = tmp_path / "in"
+    d.mkdir()
+    full = make_video(tmp_path / "full.mkv", pattern_frames(200, 64, 80), codec="h264-lossless")
+    data = full.read_bytes()
+    (d / "cut.mkv").write_bytes(data[: int(len(data) * 0.6)])
+    r = cost("label", d, "--model", tiny_model_dir)
+    assert r.returncode == 1 and b"cut.mkv: truncated or corrupt" in r.stderr, r.stderr.decode()
+
+
+def test_under_estimated_frame_count_labels_the_whole_video(tmp_path, tiny_model_dir):
+    # 10 fps then 30 fps, concatenated into Matroska: OpenCV's count (duration x first fps) is low
+    a = make_video(tmp_path / "a.mkv", pattern_frames(40, 64, 80, seed=1), fps=10, codec="h264-lossless")
+    b = make_video(tmp_path / "b.mkv", pattern_frames(120, 64, 80, seed=2), fps=30, codec="h264-lossless")
+    (tmp_path / "list.txt").write_text(f"file '{a}'\nfile '{b}'\n")
+    d = tmp_path / "in"
+    d.mkdir()
+    from media import ffmpeg
+
+    ffmpeg("-f", "concat", "-safe", "0", "-i", str(tmp_path / "list.txt"), "-c", "copy", str(d / "vfr.mkv"))
+    r = cost("label", d, "--model", tiny_model_dir, "--no-merge")
+    assert r.returncode == 0, r.stderr.decode()
+    last = r.stdout.decode().splitlines()[-1].split(",")
+    assert int(last[4]) == 160 and float(last[2]) > 7.9
