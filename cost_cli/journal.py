@@ -136,8 +136,10 @@ class Journal:
         lock = Path(os.fspath(self.out) + ".cost-lock")
         try:
             self._lock_f = open(lock, "a+b")
+        except PermissionError:
+            raise OutputError(f"{self.out}: permission denied (read-only location?)") from None
         except OSError as exc:
-            raise OutputError(f"{lock}: cannot create the lock file ({exc.strerror})") from None
+            raise OutputError(f"{self.out}: cannot write beside it ({exc.strerror})") from None
         try:
             fcntl.flock(self._lock_f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

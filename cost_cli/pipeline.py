@@ -186,18 +186,20 @@ class _Progress:
             self.task = self.bar.add_task("label", total=total, rate="", current="")
             self.bar.start()
 
+    @staticmethod
+    def _name(path: str) -> str:
+        return os.path.basename(path).encode("utf-8", "backslashreplace").decode()[-40:]
+
     def update(self, done: int, rate: float, current: str) -> None:
         if self.bar is not None:
-            name = os.path.basename(current).encode("utf-8", "backslashreplace").decode()
-            self.bar.update(self.task, completed=done, rate=f"{rate:.1f} win/s", current=name[-40:])
+            self.bar.update(self.task, completed=done, rate=f"{rate:.1f} win/s", current=self._name(current))
 
     def tick(self, windows: int, current: str) -> None:
         """Windows inferred (the rate and current file move while a long video is labeled)."""
         self.windows += windows
         if self.bar is not None:
-            name = os.path.basename(current).encode("utf-8", "backslashreplace").decode()
             rate = self.windows / max(1e-6, time.monotonic() - self.t0)
-            self.bar.update(self.task, rate=f"{rate:.1f} win/s", current=name[-40:])
+            self.bar.update(self.task, rate=f"{rate:.1f} win/s", current=self._name(current))
 
     def stop(self) -> None:
         if self.bar is not None:
@@ -264,6 +266,7 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
                 if errors_f is not None:
                     errors_f.write((dumps({"video": path, "reason": rec.reason, "error_class": rec.error_class,
                                            "previous_run": True}) + "\n").encode("utf-8"))
+                    errors_f.flush()
                 continue
             work.append(_Video(path, len(work), size, mtime))
         if cfg.to_stdout and fmt is not None:
