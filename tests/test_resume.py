@@ -161,11 +161,17 @@ def test_crashing_and_hanging_decoders_fail_one_video_each(two_videos, tiny_mode
     assert classes == {"DecoderCrash", "DecodeTimeout"}
 
 
-def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, tiny_model_dir):
+def long_videos(tmp_path, n: int):
+    """A folder of ``n`` 16-second videos."""
     d = tmp_path / "in"
     d.mkdir()
-    for i in range(6):
+    for i in range(n):
         make_video(d / f"long{i}", pattern_frames(400, 64, 80, seed=i), codec="h264")
+    return d
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, tiny_model_dir):
+    d = long_videos(tmp_path, 6)
     out = tmp_path / "l.csv"
     p = start("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1")
     jp = tmp_path / "l.csv.cost-journal"
@@ -280,10 +286,7 @@ def test_output_trouble_is_a_clear_error(tmp_path, tiny_model_dir, video_set):
 
 
 def test_second_run_on_the_same_output_is_refused(tmp_path, tiny_model_dir):
-    d = tmp_path / "in"
-    d.mkdir()
-    for i in range(3):
-        make_video(d / f"long{i}", pattern_frames(400, 64, 80, seed=i), codec="h264")
+    d = long_videos(tmp_path, 3)
     out = tmp_path / "l.csv"
     slow = ["--stride", "1f", "--no-merge"]  # 400 windows a video: the first run takes a while
     p = start("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1", *slow)
