@@ -373,6 +373,7 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
     yielded: set[str] = set()
     # at most this many windows wait here; beyond it the workers' bounded queues hold the rest
     cap = batch + len(pool.workers) * QUEUE_WINDOWS
+    last_window = time.monotonic()
     while left:
         touched: set[str] = set()
         events = pool.poll(0.0 if len(pending) >= batch else 0.1) if len(pending) < cap else []
@@ -390,6 +391,7 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
                 k, clip = payload
                 pending.append((key, k, clip))
                 v.received += 1
+                last_window = time.monotonic()
             elif kind == "restart":  # the decoder learned the true frame count: start over
                 pending = [p for p in pending if p[0] != key]
                 v.meta, v.probs, v.shares, v.received, v.inferred = None, None, None, 0, 0
@@ -398,7 +400,9 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
             elif kind == "error":
                 v.error = payload
                 pending = [p for p in pending if p[0] != key]
-        while len(pending) >= batch or (pending and not pool.busy):
+        # a short batch runs when no window is coming (all decoded, or the decoders are slow or
+        # stuck): padding makes its results the same as in a full batch
+        while len(pending) >= batch or (pending and (not pool.busy or time.monotonic() - last_window > 0.5)):
             chunk, pending = pending[:batch], pending[batch:]
             probs, shares = predictor(np.stack([c for _, _, c in chunk]))
             for i, (key, k, _) in enumerate(chunk):
