@@ -12,6 +12,7 @@ the three-conv3d form (no batch-norm folding, no channels_last), fp32.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cost_cli.model import cost_op  # noqa: E402
 from cost_cli.model.flops import clip_gflops  # noqa: E402
-from cost_cli.model.optimize import prepare_for_inference  # noqa: E402
+from cost_cli.model.optimize import inference_cost_layer, prepare_for_inference  # noqa: E402
 from cost_cli.model.resnet3d_cost import CoSTRecognizer  # noqa: E402
 
 RESULTS: dict = {}
@@ -69,7 +70,6 @@ class ReferenceCoST(torch.nn.Module):
 
 
 def reference_network(model: CoSTRecognizer) -> torch.nn.Module:
-    import copy
 
     ref = copy.deepcopy(model).eval()
     for module in ref.modules():
@@ -86,20 +86,45 @@ def matmul_gflops(device: torch.device, dtype: torch.dtype, n: int) -> float:
     return 2 * n ** 3 / dt / 1e9
 
 
+# The CoST layers of CoST-R50 8x224 (batch 4): (channels, frames, input size, spatial stride);
+# layer3 has two stride-1 CoST blocks.
+R50_COST_LAYERS = ((64, 8, 56, 1), (128, 4, 56, 2), (128, 4, 28, 1), (256, 4, 28, 2),
+                   (256, 4, 14, 1), (256, 4, 14, 1), (512, 4, 14, 2), (512, 4, 7, 1))
+
+
 def bench_op(reps: int) -> None:
-    print("\n== CoST op: fused/optimised vs three conv3d (CPU, fp32) ==")
+    """Each CoST layer shape of CoST-R50: the op as the network runs it (channels_last_3d
+    input; ``optimize.inference_cost_layer``: CoST(a) fused or views apart, CoST(b) shared
+    rows where chosen) against the
+    three-conv3d form as the release runs it (contiguous input), and against the same three
+    convs on channels_last_3d input. Totals weight each shape by its time."""
+    print("\n== CoST op: ours vs three conv3d (CPU, fp32, CoST-R50 layer shapes, batch 4) ==")
     torch.manual_seed(0)
     for kind in ("a", "b"):
-        for stride in (1, 2):
-            op = cost_op.CoST(64, 64, kind=kind, stride=(1, stride, stride)).eval()
-            x = torch.randn(4, 64, 8, 28, 28)
-            ref = ReferenceCoST(op)
+        tot_ref = tot_ref_cl = tot_op = 0.0
+        worst = 0.0
+        for c, t, size, stride in R50_COST_LAYERS:
+            layer = cost_op.CoST(c, c, kind=kind, stride=(1, stride, stride)).eval()
+            if kind == "b":
+                with torch.no_grad():
+                    layer.fc1.weight.normal_(std=c ** -0.5)
+            ref = ReferenceCoST(copy.deepcopy(layer))
+            op = inference_cost_layer(layer, None).to(memory_format=torch.channels_last_3d)
+            x = torch.randn(4, c, t, size, size)
+            xcl = x.contiguous(memory_format=torch.channels_last_3d)
             with torch.inference_mode():
-                y, r = op(x), ref(x)
-                err = float((y - r).norm() / r.norm())
+                y, r = op(xcl), ref(x)
+                worst = max(worst, float((y - r).norm() / r.norm()))
                 t_ref = timeit(lambda: ref(x), reps)
-                t_op = timeit(lambda: op(x), reps)
-            say(f"op CoST({kind}) stride {stride}: speedup vs 3xconv3d", t_ref / t_op, f"x (rel err {err:.1e})")
+                t_ref_cl = timeit(lambda: ref(xcl), reps)
+                t_op = timeit(lambda: op(xcl), reps)
+            tot_ref, tot_ref_cl, tot_op = tot_ref + t_ref, tot_ref_cl + t_ref_cl, tot_op + t_op
+            print(f"   CoST({kind}) {c:>3} ch {t}x{size}x{size} stride {stride}: {t_ref * 1e3:7.1f} ms"
+                  f" 3xconv3d, {t_ref_cl * 1e3:7.1f} ms same on channels_last, {t_op * 1e3:7.1f} ms ours"
+                  f" ({t_ref / t_op:.2f}x, {t_ref_cl / t_op:.2f}x)", flush=True)
+        say(f"op CoST({kind}) R50 layers: speedup vs 3xconv3d", tot_ref / tot_op,
+            f"x (max rel err {worst:.1e})")
+        say(f"op CoST({kind}) R50 layers: speedup vs 3xconv3d on channels_last", tot_ref_cl / tot_op, "x")
 
 
 def bench_model(device: torch.device, arch: str, size: int, batch: int, dtype: torch.dtype, reps: int,

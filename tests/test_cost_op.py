@@ -59,3 +59,34 @@ def test_initial_alpha_matches_spec():
     assert torch.all(op.alpha[0] == 0.7) and torch.all(op.alpha[1:] == -0.7)
     assert op.weight.shape == (5, 3, 1, 3, 3)
     assert CoST(3, 5, kind="b").fc2.weight.shape == (3, 3)
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 5, 9, 7), (1, 4, 1, 1, 5), (1, 3, 2, 1, 1), (3, 8, 8, 8, 8)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_shared_rows_views_equal_three_convs(shape, channels_last):
+    """The shared-rows form gives the same three view outputs (fp64 to rounding)."""
+    from cost_cli.model.cost_op import views_shared_rows, views_three_convs
+
+    torch.manual_seed(sum(shape))
+    x = torch.randn(*shape, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    w = torch.randn(5, shape[1], 1, 3, 3, dtype=torch.float64)
+    for fast, ref in zip(views_shared_rows(x, w), views_three_convs(x, w)):
+        assert fast.shape == ref.shape
+        assert rel_err(fast, ref) <= 1e-12
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_cost_b_with_shared_rows_equals_reference(stride):
+    torch.manual_seed(3)
+    op = CoST(8, 12, kind="b", stride=(1, stride, stride)).eval()
+    with torch.no_grad():
+        op.fc1.weight.normal_()
+        op.fc2.weight.normal_()
+    op.shared_rows = True
+    x = torch.randn(2, 8, 6, 14, 10).contiguous(memory_format=torch.channels_last_3d)
+    with torch.inference_mode():
+        ref = cost_reference(x, op.weight, stride=(1, stride, stride), fc1=op.fc1.weight,
+                             fc2=op.fc2.weight)
+        assert rel_err(op(x), ref) <= 1e-5

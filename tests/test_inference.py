@@ -1,5 +1,7 @@
 """The inference path (folded batch norms, fused CoST(a), channels_last) equals the plain network."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -52,3 +54,59 @@ def test_precision_choice():
     cpu = torch.device("cpu")
     assert pick_dtype("auto", cpu) == torch.float32 and pick_dtype("bf16", cpu) == torch.bfloat16
     assert precision_class(torch.float32) == "fp32" and precision_class(torch.float16) == "reduced"
+
+
+@pytest.mark.parametrize("frames", [8, 32])
+def test_cost_a_with_views_apart_equals_plain(monkeypatch, frames):
+    """Wide CoST(a) layers on the CPU keep their views apart (CoSTaViews); forced here for
+    every layer of a small network, which must still equal the plain network."""
+    from cost_cli.model import optimize
+
+    monkeypatch.setattr(optimize, "FUSED_MAX_WEIGHTS", 0)
+    model = CoSTRecognizer("costa-tiny", 6, frames=frames).eval()
+    model.load_state_dict(random_state("tiny", "a", frames, 6, seed=6))
+    folded = fold_network(model)
+    assert sum(isinstance(m, optimize.CoSTaViews) for m in folded.modules()) == len(model.cost_layers())
+    # the views' coefficients stay visible to --views
+    assert len(optimize.cost_a_coefficients(folded)) == len(model.cost_layers())
+    x = torch.randn(2, 3, frames, 40, 40)
+    with torch.no_grad():
+        ref = model(x)
+        got = optimize.prepare_for_inference(model, torch.device("cpu"))(
+            x.contiguous(memory_format=torch.channels_last_3d))
+        got_plain = folded(x)
+    for y in (got, got_plain):
+        assert ((y - ref).norm() / ref.norm()).item() <= 1e-5
+
+
+@pytest.mark.parametrize("kind", ["a", "b"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_inference_cost_layer_with_batch_norm_equals_reference(kind, stride):
+    from cost_cli.model.cost_op import CoST
+    from cost_cli.model.optimize import CoSTaViews, inference_cost_layer
+
+    torch.manual_seed(11 + stride)
+    layer = CoST(24, 20, kind=kind, stride=(1, stride, stride)).eval()
+    bn = torch.nn.BatchNorm3d(20).eval()
+    with torch.no_grad():
+        for t in (bn.weight, bn.bias, bn.running_mean):
+            t.normal_()
+        bn.running_var.uniform_(0.5, 2.0)
+        if kind == "a":
+            layer.alpha.normal_()
+        else:
+            layer.fc1.weight.normal_(std=0.2)
+            layer.fc2.weight.normal_()
+    x = torch.randn(2, 24, 5, 12, 9)
+    with torch.no_grad():
+        ref = bn(layer(x))
+        fast = inference_cost_layer(copy.deepcopy(layer), bn)
+        got = fast(x) if kind == "a" else bn(fast(x))
+        assert ((got - ref).norm() / ref.norm()).item() <= 1e-5
+        if kind == "a":  # the views-apart form too
+            views = CoSTaViews(layer.weight, torch.softmax(layer.alpha, 0),
+                               *(t.detach() for t in
+                                 (bn.weight / torch.sqrt(bn.running_var + bn.eps),
+                                  bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps))),
+                               layer.stride)
+            assert ((views(x) - ref).norm() / ref.norm()).item() <= 1e-5

@@ -8,8 +8,10 @@ Two implementations live here:
 * :class:`CoST` is the module used by the network. For CoST(a) the three views are folded
   into one 3x3x3 kernel (the views only touch the centre planes of that cube), so the
   layer is a single ``conv3d``. For CoST(b) the per-view outputs are needed for the
-  attention branch, so the three views are computed separately; the T-W and T-H views run
-  as one ``conv3d`` over a stacked kernel and the H-W view as a (1, 3, 3) conv.
+  attention branch, so the three views are computed separately: by default as three convs,
+  or, where it measures faster (:func:`views_shared_rows`, switched on for inference on the
+  CPU), with a third fewer multiply-adds by sharing the kernel's rows between the H-W and
+  T-W views.
 """
 
 from __future__ import annotations
@@ -25,6 +27,43 @@ def view_kernels(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torc
     """Return the 5-D (hw, tw, th) kernels of a shared kernel of shape (Co, Ci, 1, 3, 3)."""
     w = weight.squeeze(2) if weight.dim() == 5 else weight
     return w.unsqueeze(2), w.unsqueeze(3), w.unsqueeze(4)
+
+
+def views_three_convs(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1, 1)):
+    """The three view outputs (y_hw, y_tw, y_th), one ``conv3d`` each (27 taps per output)."""
+    w = weight[:, :, 0] if weight.dim() == 5 else weight
+    return (F.conv3d(x, w.unsqueeze(2), stride=stride, padding=(0, 1, 1)),
+            F.conv3d(x, w.unsqueeze(3), stride=stride, padding=(1, 0, 1)),
+            F.conv3d(x, w.unsqueeze(4), stride=stride, padding=(1, 1, 0)))
+
+
+def views_shared_rows(x: torch.Tensor, weight: torch.Tensor):
+    """The three view outputs at stride 1 with 18 taps of multiply-adds instead of 27.
+
+    With the shared kernel ``w[a, b]`` (a: first axis of the view, b: second),
+    ``y_hw[t,h,w] = sum_a P_a[t, h+a-1, w]`` and ``y_tw[t,h,w] = sum_a P_a[t+a-1, h, w]``
+    where ``P_a`` is row ``a`` of the kernel run along W alone (a (1, 1, 3) conv). So the
+    three ``P_a`` (9 taps) give both the H-W and the T-W views by shifted additions; the T-H
+    view stays one (3, 3, 1) conv (9 taps). The additions are memory traffic, so this wins
+    where the convolutions dominate: small frames and wide layers (BENCHMARKS.md).
+    """
+    w = weight[:, :, 0] if weight.dim() == 5 else weight  # (Co, Ci, 3, 3)
+    rows = [F.conv3d(x, w[:, :, a, None, None, :], padding=(0, 0, 1)) for a in range(3)]
+    t, h = x.shape[2], x.shape[3]
+    y_tw = rows[1].clone()
+    y_hw = rows[1]
+    y_hw[:, :, :, 1:] += rows[0][:, :, :, : h - 1]
+    y_hw[:, :, :, : h - 1] += rows[2][:, :, :, 1:]
+    y_tw[:, :, 1:] += rows[0][:, :, : t - 1]
+    y_tw[:, :, : t - 1] += rows[2][:, :, 1:]
+    y_th = F.conv3d(x, w.unsqueeze(4), padding=(1, 1, 0))
+    return y_hw, y_tw, y_th
+
+
+# The shared-rows form is used for frames of at most this many pixels (H x W of the layer's
+# input): on larger frames the shifted additions cost more than the saved third of the
+# convolution (measured on 2 CPU cores: 0.85x at 56x56, 1.3x at 28x28 and below).
+SHARED_ROWS_MAX_PIXELS = 28 * 28
 
 
 def cost_reference(
@@ -84,6 +123,9 @@ class CoST(nn.Module):
             self.fc2 = nn.Linear(3, 3, bias=False)
         self.last_coefficients: torch.Tensor | None = None
         self.record_coefficients = False
+        # CoST(b) on the CPU: compute the views with views_shared_rows where it is faster.
+        # Off for training; prepare_for_inference switches it on.
+        self.shared_rows = False
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kind={self.kind!r}, "
@@ -105,10 +147,11 @@ class CoST(nn.Module):
                 self.last_coefficients = torch.softmax(self.alpha.detach(), dim=0)
             return F.conv3d(x, self.fused_kernel().to(x.dtype), stride=self.stride, padding=1)
         w = self.weight.to(x.dtype)
-        y_hw = F.conv3d(x, w, stride=self.stride, padding=(0, 1, 1))
-        w2 = w[:, :, 0]
-        y_tw = F.conv3d(x, w2.unsqueeze(3), stride=self.stride, padding=(1, 0, 1))
-        y_th = F.conv3d(x, w2.unsqueeze(4), stride=self.stride, padding=(1, 1, 0))
+        if (self.shared_rows and x.device.type == "cpu" and self.stride == (1, 1, 1)
+                and x.shape[3] * x.shape[4] <= SHARED_ROWS_MAX_PIXELS):
+            y_hw, y_tw, y_th = views_shared_rows(x, w)
+        else:
+            y_hw, y_tw, y_th = views_three_convs(x, w, self.stride)
         n, c = y_hw.shape[:2]
         pooled = torch.cat([y.amax(dim=(2, 3, 4)) for y in (y_hw, y_tw, y_th)], dim=0)
         z = self.fc1(pooled).view(3, n * c).t()

@@ -2,9 +2,13 @@
 
 * batch norms folded into the convolution before them (a conv gains a bias);
 * CoST(a): the three weighted views and the batch norm after them become one plain 3x3x3
-  ``conv3d`` (the coefficients are constants once training is over);
+  ``conv3d`` (the coefficients are constants once training is over). On the CPU, layers
+  wider than ``FUSED_MAX_WEIGHTS`` keep the views apart instead (:class:`CoSTaViews`): the
+  fused 27-tap kernel of a 512-channel layer ran at half the speed of the three 9-tap convs;
 * CoST(b) keeps its three views (its coefficients depend on them); the batch norm after it
-  stays, since scaling the views would change what its attention branch sees;
+  stays, since scaling the views would change what its attention branch sees; on the CPU
+  its views are computed in the shared-rows form (a third fewer multiply-adds) where that
+  measures faster;
 * ``channels_last_3d`` memory format for the weights.
 
 Each choice was kept because it measured faster on this project's machines (BENCHMARKS.md).
@@ -17,7 +21,7 @@ import copy
 import torch
 from torch import nn
 
-from .cost_op import CoST
+from .cost_op import SHARED_ROWS_MAX_PIXELS, CoST, views_shared_rows, views_three_convs
 from .resnet3d_cost import ConvModule, CoSTRecognizer
 
 
@@ -35,9 +39,71 @@ def _folded_conv(weight: torch.Tensor, bn: nn.BatchNorm3d, stride, padding) -> n
     return conv
 
 
+# CoST(a) layers with more than this many input x output channels keep their views apart on
+# the CPU (measured, 2 cores, batch 4: fused 1.96x / 1.2x / 1.05x the three convs at 64 / 128 /
+# 256 channels, 0.55x at 512).
+FUSED_MAX_WEIGHTS = 256 * 256
+
+
+class CoSTaViews(nn.Module):
+    """A folded CoST(a) layer that computes its three views separately (shared rows where
+    that is faster) and sums them with the coefficients times the batch norm's scale."""
+
+    def __init__(self, weight: torch.Tensor, coefficients: torch.Tensor, scale: torch.Tensor,
+                 shift: torch.Tensor, stride) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight.clone(), requires_grad=False)  # (Co, Ci, 1, 3, 3)
+        self.view_scale = nn.Parameter((coefficients * scale).clone(), requires_grad=False)  # (3, Co)
+        self.bias = nn.Parameter(shift.clone(), requires_grad=False)
+        self.stride = tuple(stride)
+        self.cost_coefficients = coefficients  # for --views
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.to(x.dtype)
+        if (x.device.type == "cpu" and self.stride == (1, 1, 1)
+                and x.shape[3] * x.shape[4] <= SHARED_ROWS_MAX_PIXELS):
+            views = views_shared_rows(x, w)
+        else:
+            views = views_three_convs(x, w, self.stride)
+        c = self.view_scale.to(x.dtype).view(3, 1, -1, 1, 1, 1)
+        y = torch.addcmul(self.bias.to(x.dtype).view(1, -1, 1, 1, 1), c[0], views[0])
+        return torch.addcmul(torch.addcmul(y, c[1], views[1]), c[2], views[2])
+
+
 @torch.no_grad()
-def fold_network(model: CoSTRecognizer) -> CoSTRecognizer:
-    """A copy of ``model`` (in eval mode) with batch norms folded and CoST(a) fused."""
+def inference_cost_layer(conv: CoST, bn: nn.BatchNorm3d | None, cpu: bool = True) -> nn.Module:
+    """The fastest form of one trained CoST layer for inference.
+
+    CoST(b): the layer itself, with the shared-rows views switched on (its batch norm stays).
+    CoST(a): the layer and ``bn`` after it (none: identity) folded into one module, either one
+    fused 3x3x3 conv or, for wide layers on the CPU, :class:`CoSTaViews`.
+    """
+    if conv.kind == "b":
+        conv.shared_rows = True
+        return conv
+    coefficients = torch.softmax(conv.alpha.detach().float(), dim=0)
+    if bn is None:
+        scale = torch.ones(conv.out_channels)
+        shift = torch.zeros(conv.out_channels)
+    else:
+        scale, shift = (t.detach().float() for t in _bn_scale_shift(bn))
+    if cpu and conv.in_channels * conv.out_channels > FUSED_MAX_WEIGHTS:
+        return CoSTaViews(conv.weight.detach().float(), coefficients, scale, shift, conv.stride)
+    kernel = conv.fused_kernel().detach().float()
+    fused = nn.Conv3d(conv.in_channels, conv.out_channels, 3, stride=conv.stride, padding=1,
+                      bias=True)
+    fused.weight.data = kernel * scale.view(-1, 1, 1, 1, 1)
+    fused.bias.data = shift.clone()
+    fused.cost_coefficients = coefficients  # for --views
+    return fused
+
+
+@torch.no_grad()
+def fold_network(model: CoSTRecognizer, device: torch.device | None = None) -> CoSTRecognizer:
+    """A copy of ``model`` (in eval mode) with batch norms folded and CoST(a) fused.
+
+    ``device`` picks the fastest form of each layer for that device (CPU unless given)."""
+    cpu = device is None or torch.device(device).type == "cpu"
     out = copy.deepcopy(model).eval()
     for module in out.modules():
         if not isinstance(module, ConvModule):
@@ -46,11 +112,10 @@ def fold_network(model: CoSTRecognizer) -> CoSTRecognizer:
         if isinstance(conv, nn.Conv3d):
             module.conv = _folded_conv(conv.weight.detach().float(), module.bn, conv.stride, conv.padding)
             module.bn = nn.Identity()
-        elif isinstance(conv, CoST) and conv.kind == "a":
-            fused = _folded_conv(conv.fused_kernel().detach().float(), module.bn, conv.stride, (1, 1, 1))
-            fused.cost_coefficients = torch.softmax(conv.alpha.detach().float(), dim=0)  # for --views
-            module.conv = fused
-            module.bn = nn.Identity()
+        elif isinstance(conv, CoST):
+            module.conv = inference_cost_layer(conv, module.bn, cpu)
+            if conv.kind == "a":
+                module.bn = nn.Identity()
     return out
 
 
@@ -68,7 +133,7 @@ def cost_a_coefficients(model: nn.Module) -> list[torch.Tensor]:
 def prepare_for_inference(model: CoSTRecognizer, device: torch.device, fold: bool = True,
                           channels_last: bool = True) -> nn.Module:
     """The network as the labeler runs it: folded, on ``device``, in ``channels_last_3d``."""
-    net = fold_network(model) if fold else copy.deepcopy(model).eval()
+    net = fold_network(model, device) if fold else copy.deepcopy(model).eval()
     net = net.to(device)
     if channels_last and device.type in ("cpu", "cuda"):
         net = net.to(memory_format=torch.channels_last_3d)
