@@ -39,6 +39,33 @@ def pick_device(spec: str) -> torch.device:
     return dev
 
 
+def pick_devices(spec: str) -> list[torch.device]:
+    """``--devices``: ``0,1`` (CUDA indices), ``cuda:0,cuda:1``, ``all`` (every CUDA device), or
+    a list of any single ``--device`` specs of one type (``cpu,cpu`` runs two CPU replicas)."""
+    text = (spec or "").strip().lower()
+    if text == "all":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ConfigError("--devices all: no CUDA device on this machine",
+                              hint="use --device cpu (or auto)")
+        return [torch.device("cuda", i) for i in range(n)]
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise UsageError(f"--devices {spec!r}: expected a list such as 0,1 or cuda:0,cuda:1, or all")
+    devices = []
+    for part in parts:
+        dev = pick_device(f"cuda:{part}" if part.isdigit() else part)
+        if dev.type == "cuda" and dev.index is None:
+            dev = torch.device("cuda", torch.cuda.current_device())
+        devices.append(dev)
+    if len({d.type for d in devices}) > 1:
+        raise UsageError(f"--devices {spec}: all devices must be of one kind (their numerics differ)")
+    seen = [d for d in devices if d.type != "cpu"]
+    if len(set(seen)) != len(seen):
+        raise UsageError(f"--devices {spec}: a device is listed twice")
+    return devices
+
+
 def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     """``auto``: bf16 (or fp16) on a GPU, fp32 on the CPU."""
     if precision not in PRECISIONS:
@@ -118,6 +145,12 @@ class Predictor:
         out = probs[:b].cpu().numpy()
         return out, (shares[:b] if shares is not None else None)
 
+    def _run_on_device(self, windows: np.ndarray):
+        if self.device.type == "cuda":
+            with torch.cuda.device(self.device):
+                return self(windows)
+        return self(windows)
+
     def _checked_dtype(self, dtype: torch.dtype, warn) -> torch.dtype:
         """Reduced precision only if it agrees with fp32 on a test batch (some cuDNN versions
         compute wrong bf16 conv3d, PyTorch #163539): else fp16, else fp32."""
@@ -149,3 +182,34 @@ class Predictor:
             return None
         shares = torch.stack(per_layer).mean(0).view(-1, crops, 3).mean(1)
         return shares.float().cpu().numpy()
+
+
+class MultiPredictor:
+    """One :class:`Predictor` per device (``--devices``), used like one Predictor whose batch is
+    theirs together: a batch is cut into per-device batches that run at the same time (one
+    thread each; the GPUs run their kernels while the threads wait). Every device runs its
+    own fixed batch size, so a window's result does not depend on the device count."""
+
+    def __init__(self, predictors: list[Predictor]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.predictors = predictors
+        self.per_device = predictors[0].batch_size
+        self.batch_size = self.per_device * len(predictors)
+        self.device = predictors[0].device
+        if len({p.dtype for p in predictors}) > 1:  # one device failed the reduced-precision check
+            for p in predictors:
+                p.dtype = torch.float32
+        self.dtype = predictors[0].dtype
+        self._pool = ThreadPoolExecutor(max_workers=len(predictors), thread_name_prefix="cost-device")
+
+    def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        chunks = [windows[i:i + self.per_device] for i in range(0, windows.shape[0], self.per_device)]
+        futures = [self._pool.submit(p._run_on_device, c) for p, c in zip(self.predictors, chunks)]
+        results = [f.result() for f in futures]
+        probs = np.concatenate([r[0] for r in results])
+        shares = None if results[0][1] is None else np.concatenate([r[1] for r in results])
+        return probs, shares
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

@@ -48,6 +48,7 @@ class LabelConfig:
     ray_address: str | None = None
     shard: tuple[int, int] | None = None  # (I, N), 1-based
     compile: bool = False
+    devices: str | None = None  # --devices: several model replicas (e.g. "0,1")
 
     @property
     def to_stdout(self) -> bool:
@@ -78,6 +79,12 @@ def check_options(cfg: LabelConfig) -> None:
         raise UsageError("--retry-failed needs --out FILE (results on stdout are never resumed)")
     if not cfg.inputs:
         raise UsageError("no inputs: give files, folders, globs, or - to read paths from stdin")
+    if cfg.devices is not None:
+        if cfg.device not in ("auto", ""):
+            raise UsageError("give --device or --devices, not both")
+        if cfg.engine == "ray":
+            raise UsageError("--devices is for the local engine; with --engine ray every GPU of "
+                             "the cluster gets its own model actor")
     if cfg.engine not in ("local", "ray"):
         raise UsageError(f"--engine {cfg.engine!r}: expected local or ray")
     if cfg.ray_address and cfg.engine != "ray":
@@ -221,7 +228,10 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     if not videos and not problems:
         raise UsageError("no videos found in the inputs",
                          hint="folders are searched for video extensions (.mp4, .mkv, .webm, ...)")
-    device = pick_device(cfg.device)
+    from .inference import pick_devices
+
+    devices = pick_devices(cfg.devices) if cfg.devices is not None else [pick_device(cfg.device)]
+    device = devices[0]
     dtype = pick_dtype(cfg.precision, device)
     if cfg.batch_size == 0:
         cfg.batch_size = AUTO_BATCH.get(device.type, 8)
@@ -287,7 +297,7 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
 
                     outcomes = ray_outcomes(cfg, work, model, device, dtype)
                 else:
-                    outcomes = local_outcomes(cfg, work, model, device, dtype, on_batch=progress.tick)
+                    outcomes = local_outcomes(cfg, work, model, devices, dtype, on_batch=progress.tick)
                 try:
                     _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_failure,
                                      stdout_json, progress, t0)
@@ -338,20 +348,22 @@ def _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_f
         raise RuntimeError(f"{len(work) - head} video(s) were never reported by the engine")
 
 
-def local_outcomes(cfg, work, model, device, dtype, on_batch=None):
-    """The local engine: decode workers (processes) feeding batches to the model here.
+def local_outcomes(cfg, work, model, devices, dtype, on_batch=None):
+    """The local engine: decode workers (processes) feeding batches to the model here (one
+    replica per device of ``devices``).
 
     Yields each video (a finished ``_Video``: probabilities and timestamps, or an error) as
     soon as it is done, in any order.
     """
-    from .inference import Predictor
+    from .inference import MultiPredictor, Predictor
     from .workers import DecodePool, DecodeSettings, QUEUE_WINDOWS
 
     mc = model.config
     n_workers = cfg.workers or (os.cpu_count() or 1)
     n_workers = max(1, min(n_workers, len(work)))
-    predictor = Predictor(model, device, dtype, cfg.batch_size, views=cfg.views, compile=cfg.compile,
-                          warn=console.warn)
+    replicas = [Predictor(model, d, dtype, cfg.batch_size, views=cfg.views, compile=cfg.compile,
+                          warn=console.warn) for d in devices]
+    predictor = replicas[0] if len(replicas) == 1 else MultiPredictor(replicas)
     settings = DecodeSettings(mc.clip_len, mc.frame_interval, mc.short_side, mc.crop_size, cfg.crops,
                               cfg.stride.frames, cfg.stride.seconds, cfg.decoder)
     pool = DecodePool(settings, n_workers, cfg.decode_timeout)
@@ -359,6 +371,8 @@ def local_outcomes(cfg, work, model, device, dtype, on_batch=None):
         yield from _local_loop(cfg, work, pool, predictor, model, on_batch)
     finally:
         pool.close()
+        if isinstance(predictor, MultiPredictor):
+            predictor.close()
 
 
 def _local_loop(cfg, work, pool, predictor, model, on_batch=None):

@@ -31,6 +31,10 @@ def label(
     batch_size: Annotated[int, typer.Option("--batch-size", "-b",
                           help="Windows per model batch (0: 4 on a CPU, 32 on a GPU, as measured best).")] = 0,
     device: DeviceOpt = "auto",
+    devices: Annotated[Optional[str], typer.Option("--devices",
+                       help="Several devices, one model replica each, batches split between them: "
+                            "0,1 (CUDA indices), cuda:0,cuda:1, or all. --batch-size is per device.",
+                       show_default=False)] = None,
     precision: Annotated[str, typer.Option("--precision",
                          help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16.")] = "auto",
     workers: Annotated[int, typer.Option("--workers", "-j", help="Decode processes (0: one per core).")] = 0,
@@ -77,7 +81,7 @@ def label(
         device=device, precision=precision, workers=workers, decoder=decoder,
         decode_timeout=decode_timeout, overwrite=overwrite, retry_failed=retry_failed,
         errors_file=errors, views=views, null=null, progress=progress, engine=engine,
-        ray_address=ray_address, shard=parse_shard(shard), compile=compile_model,
+        ray_address=ray_address, shard=parse_shard(shard), compile=compile_model, devices=devices,
     )
     stdin = sys.stdin.buffer if "-" in paths and sys.stdin is not None else None
     summary = run_label(cfg, stdin=stdin)
