@@ -44,7 +44,7 @@ class ModelSpec:
     notes: str = ""
 
     def validate(self) -> None:
-        from .model.resnet3d_cost import ARCHITECTURES
+        from .model.archs import ARCHITECTURES
 
         if self.status not in STATUSES:
             raise ConfigError(f"registry entry {self.name}: bad status {self.status!r}")
@@ -74,7 +74,7 @@ class ModelSpec:
 
 def registry_path() -> Path:
     """The registry file: ``$COST_REGISTRY`` when set, else the one shipped in ``weights/``."""
-    from .model.loading import weights_dir
+    from .model.folder import weights_dir
 
     env = os.environ.get("COST_REGISTRY")
     if env:
@@ -131,7 +131,7 @@ def local_folder(name: str, download: bool | None = None) -> Path:
     when missing unless ``download`` is False or ``HF_HUB_OFFLINE=1`` (then a HubError says
     what to run). Unpublished entries raise NotPublishedError.
     """
-    from .model.loading import weights_dir
+    from .model.folder import weights_dir
 
     spec = get(name)
     if spec.status == "bundled":

@@ -34,3 +34,16 @@ def test_registry_entries_pass_the_schema():
     assert "motion-tiny" in reg
     for spec in reg.values():
         spec.validate()
+
+
+def test_listing_models_does_not_import_torch():
+    """`cost models` and `cost --help` start fast: torch (about a second) is never imported."""
+    code = ("import sys, runpy\n"
+            "sys.argv = ['cost', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('cost_cli', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    for args in (["models"], ["models", "--json"], ["--help"]):
+        r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "motion-tiny" in r.stdout or "label" in r.stdout

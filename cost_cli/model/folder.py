@@ -10,11 +10,15 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .resnet3d_cost import ARCHITECTURES, CoSTRecognizer
+from .archs import ARCHITECTURES
+
+if TYPE_CHECKING:
+    import torch
+
+    from .resnet3d_cost import CoSTRecognizer
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -94,6 +98,15 @@ class LoadedModel:
     weights_sha256: str
 
 
+def weights_dir() -> Path:
+    """Where the bundled model folders live: inside the installed package, or the repo's ``weights/``."""
+    pkg = Path(__file__).resolve().parent.parent  # cost_cli/
+    for candidate in (pkg / "weights", pkg.parent / "weights"):
+        if (candidate / "registry.json").is_file():
+            return candidate
+    return pkg / "weights"
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file's bytes."""
     h = hashlib.sha256()
@@ -150,6 +163,8 @@ def read_model_folder(path: str | os.PathLike) -> LoadedModel:
 
 def build_model(config: ModelConfig) -> CoSTRecognizer:
     """An untrained network of the config's architecture."""
+    from .resnet3d_cost import CoSTRecognizer
+
     return CoSTRecognizer(config.arch, config.num_classes, frames=config.frames)
 
 

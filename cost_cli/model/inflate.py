@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import re
 
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import CheckpointError
-from .resnet3d_cost import CoSTRecognizer, get_arch
+from .archs import get_arch
+
+if TYPE_CHECKING:  # torch is imported where it is used: the Hub code reads INFLATE_VERSION
+    import torch
+
+    from .resnet3d_cost import CoSTRecognizer
 
 # bump when the mapping below changes: cached derived models are rebuilt
 INFLATE_VERSION = 1
@@ -65,6 +70,10 @@ def inflate_state(state2d: dict[str, torch.Tensor], arch: str, frames: int = 8,
     initialised. Raises CheckpointError when the 2D network does not match ``arch`` (width,
     blocks per stage) or a weight is left unmapped.
     """
+    import torch
+
+    from .resnet3d_cost import CoSTRecognizer
+
     spec = get_arch(arch)
     if "conv1.weight" not in state2d:
         raise CheckpointError("not a ResNet in timm/torchvision layout (no conv1.weight)")
@@ -121,6 +130,8 @@ def inflate_model(state2d: dict[str, torch.Tensor], arch: str, frames: int = 8,
                   num_classes: int | None = None) -> CoSTRecognizer:
     """A CoST network (eval mode) holding the inflated 2D weights, loaded strictly."""
     state, n = inflate_state(state2d, arch, frames, num_classes)
+    from .resnet3d_cost import CoSTRecognizer
+
     model = CoSTRecognizer(arch, n, frames=frames)
     model.load_state_dict(state, strict=True)
     return model.eval()

@@ -9,19 +9,10 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, ModelNotFoundError
-from .folder import ModelConfig, is_model_folder, read_model_folder, build_model, sha256_file
+from .folder import ModelConfig, is_model_folder, read_model_folder, build_model, sha256_file, weights_dir  # noqa: F401
 from .resnet3d_cost import CoSTRecognizer
 
 DEFAULT_MODEL = "motion-tiny"
-
-
-def weights_dir() -> Path:
-    """Where the bundled model folders live: inside the installed package, or the repo's ``weights/``."""
-    pkg = Path(__file__).resolve().parent.parent
-    for candidate in (pkg / "weights", pkg.parent / "weights"):
-        if (candidate / "registry.json").is_file():
-            return candidate
-    return pkg / "weights"
 
 
 def _finish(model: CoSTRecognizer, config: ModelConfig, labels: list[str], sha: str, source: str,
