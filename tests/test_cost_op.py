@@ -90,3 +90,16 @@ def test_cost_b_with_shared_rows_equals_reference(stride):
         ref = cost_reference(x, op.weight, stride=(1, stride, stride), fc1=op.fc1.weight,
                              fc2=op.fc2.weight)
         assert rel_err(op(x), ref) <= 1e-5
+
+
+@pytest.mark.parametrize("shape", [(4, 16, 8, 56, 56), (2, 8, 5, 9, 7), (1, 3, 1, 1, 1), (2, 16, 3, 4, 4),
+                                   (2, 40, 2, 6, 6)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_global_max_equals_amax(shape, channels_last):
+    from cost_cli.model.cost_op import global_max
+
+    torch.manual_seed(len(shape) + shape[1])
+    y = torch.randn(*shape)
+    if channels_last:
+        y = y.contiguous(memory_format=torch.channels_last_3d)
+    assert torch.equal(global_max(y), y.amax(dim=(2, 3, 4)))

@@ -60,6 +60,21 @@ def views_shared_rows(x: torch.Tensor, weight: torch.Tensor):
     return y_hw, y_tw, y_th
 
 
+def global_max(y: torch.Tensor) -> torch.Tensor:
+    """``y.amax(dim=(2, 3, 4))``, (N, C), with a fast path for narrow ``channels_last_3d``
+    tensors: torch reduces a (.., C) layout with C < 32 element by element (2.1 ms for a
+    4x16x8x56x56 tensor on 2 cores); viewed with a wider last axis it takes 0.07 ms."""
+    n, c = y.shape[:2]
+    if c >= 32 or y.dim() != 5 or not y.is_contiguous(memory_format=torch.channels_last_3d):
+        return y.amax(dim=(2, 3, 4))
+    flat = y.permute(0, 2, 3, 4, 1).reshape(n, -1, c)  # a view: (N, T*H*W, C)
+    m = flat.shape[1]
+    k = 1
+    while c * k < 256 and m % (2 * k) == 0:
+        k *= 2
+    return flat.reshape(n, m // k, k * c).amax(dim=1).view(n, k, c).amax(dim=1)
+
+
 # The shared-rows form is used for frames of at most this many pixels (H x W of the layer's
 # input): on larger frames the shifted additions cost more than the saved third of the
 # convolution (measured on 2 CPU cores: 0.85x at 56x56, 1.3x at 28x28 and below).
@@ -153,7 +168,7 @@ class CoST(nn.Module):
         else:
             y_hw, y_tw, y_th = views_three_convs(x, w, self.stride)
         n, c = y_hw.shape[:2]
-        pooled = torch.cat([y.amax(dim=(2, 3, 4)) for y in (y_hw, y_tw, y_th)], dim=0)
+        pooled = torch.cat([global_max(y) for y in (y_hw, y_tw, y_th)], dim=0)
         z = self.fc1(pooled).view(3, n * c).t()
         z = self.fc2(z).t().reshape(3, n, c)
         # softmax in fp32 when running in half precision; keep fp64 as fp64
