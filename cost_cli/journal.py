@@ -42,6 +42,7 @@ class JournalState:
     out_end: int
     records: dict[str, VideoRecord] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # videos in commit order (latest commit wins)
+    header_end: int = 0  # where the first video's rows start (after the CSV header)
 
 
 def journal_path(out: str | os.PathLike) -> Path:
@@ -94,7 +95,8 @@ def read_journal(path: Path) -> tuple[JournalState | None, int]:
             if not (isinstance(rec.get("fingerprint"), dict) and isinstance(rec.get("format"), str)
                     and isinstance(rec.get("out_end"), int)):
                 raise bad
-            state = JournalState(rec["fingerprint"], rec["format"], int(rec["out_end"]))
+            state = JournalState(rec["fingerprint"], rec["format"], int(rec["out_end"]),
+                                 header_end=int(rec["out_end"]))
         else:
             if not (isinstance(rec.get("video"), str) and rec.get("status") in ("done", "failed")
                     and isinstance(rec.get("out_end", 0), int)):
@@ -193,7 +195,7 @@ class Journal:
             f.flush()
             os.fsync(f.fileno())
         _fsync_dir(self.out)
-        self.state = JournalState(self.fingerprint, self.fmt, len(data))
+        self.state = JournalState(self.fingerprint, self.fmt, len(data), header_end=len(data))
         self._open_append()
 
     def _resume(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -40,7 +40,8 @@ class _Shard:
 
 def _read_shard(path: str) -> _Shard:
     """One shard's committed videos (its journal, in commit order; the latest commit wins)."""
-    from ..journal import JOURNAL_VERSION, journal_path
+    from ..errors import ResumeError
+    from ..journal import journal_path, read_journal
 
     out = Path(path)
     jp = journal_path(out)
@@ -48,28 +49,26 @@ def _read_shard(path: str) -> _Shard:
         raise UsageError(f"{path}: no such file")
     if not jp.is_file():
         raise UsageError(f"{path}: has no journal ({jp.name}); only `cost label --out FILE` outputs can be merged")
-    lines = jp.read_bytes().split(b"\n")[:-1]  # a last line without newline was never committed
     try:
-        head = json.loads(lines[0]) if lines else {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        head = {}
-    if head.get("journal") != JOURNAL_VERSION:
+        state, _ = read_journal(jp)
+    except ResumeError as exc:
+        raise ConfigError(exc.message) from None
+    if state is None:
         raise ConfigError(f"{jp}: not a cost journal (or written by another version)")
-    fmt = head["format"]
+    fmt = state.format
     data = out.read_bytes() if fmt != "json" and out.is_file() else b""
-    start = int(head["out_end"])
+    start = state.header_end
     header = data[:start]
     records: dict[str, tuple[dict, bytes]] = {}
-    for line in lines[1:]:
-        try:
-            rec = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            break  # cut short by a kill: nothing after it was committed
-        end = int(rec.get("out_end", 0)) if fmt != "json" else start
+    # A video's rows run from the previous commit's end to its own; a video committed twice
+    # (failed, then retried) added no rows the first time, so the latest commits suffice.
+    for video in state.order:
+        rec = state.records[video]
+        end = rec.out_end if fmt != "json" else start
         if end > len(data) or end < start:
             raise ConfigError(f"{path} is shorter than its journal says: it was changed outside cost")
-        records.pop(rec["video"], None)
-        records[rec["video"]] = (rec, data[start:end])
+        entry = {k: v for k, v in asdict(rec).items() if v is not None}  # as the journal wrote it
+        records[video] = (entry, data[start:end])
         start = end
     document = None
     if fmt == "json":
@@ -77,7 +76,7 @@ def _read_shard(path: str) -> _Shard:
             document = json.loads(out.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             document = None  # an interrupted run writes its document only at the end
-    return _Shard(out, fmt, head["fingerprint"], header, records, document)
+    return _Shard(out, fmt, state.fingerprint, header, records, document)
 
 
 def _sort_key(video: str) -> bytes:
