@@ -104,15 +104,22 @@ def fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
+def _orientation(cap) -> int:
+    """The display rotation (degrees) an open ``cv2.VideoCapture`` reports; 0 when unknown."""
+    import cv2
+
+    if not hasattr(cv2, "CAP_PROP_ORIENTATION_META"):
+        return 0
+    meta = cap.get(cv2.CAP_PROP_ORIENTATION_META)
+    return int(round(meta)) % 360 if meta == meta else 0  # NaN: unknown
+
+
 def _rotation_from_opencv(path: str) -> int:
     import cv2
 
     cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
     try:
-        if not cap.isOpened():
-            return 0
-        meta = cap.get(cv2.CAP_PROP_ORIENTATION_META) if hasattr(cv2, "CAP_PROP_ORIENTATION_META") else 0
-        return int(round(meta)) % 360 if meta == meta else 0
+        return _orientation(cap) if cap.isOpened() else 0
     finally:
         cap.release()
 
@@ -200,10 +207,7 @@ class OpenCVReader:
         if w <= 0 or h <= 0:
             cap.release()
             raise DecodeError("cannot decode (no picture size)")
-        rotation = 0
-        if hasattr(cv2, "CAP_PROP_ORIENTATION_META"):
-            meta = cap.get(cv2.CAP_PROP_ORIENTATION_META)
-            rotation = int(round(meta)) % 360 if meta == meta else 0
+        rotation = _orientation(cap)
         # OpenCV applies the display rotation itself (CAP_PROP_ORIENTATION_AUTO) and reports
         # the displayed size
         self._cap = cap
@@ -339,26 +343,51 @@ def _attach(reader, fd: int):
     return reader
 
 
+def read_with_fallback(path: str, backend: str, attempt, on_restart=None):
+    """``attempt(reader)`` on a reader of ``path``, retried the ways a read may need:
+
+    * the container's frame count was wrong (``FrameCountChanged``): once more with the true
+      count (a second change is an error);
+    * under ``auto``, OpenCV opened the file but could not read it through (a ``DecodeError``
+      marked ``fallback``): once more with decord; if decord fails too, OpenCV's reason is kept.
+
+    ``on_restart(payload)`` is told before each retry (what was produced so far is void):
+    ``{"num_frames": n}`` for a new count, ``{}`` for a new decoder.
+    """
+    count, first_error, current = None, None, backend
+    while True:
+        reader, opened = None, None
+        try:
+            reader = open_reader(path, current, count)
+            opened = reader.info.backend
+            return attempt(reader)
+        except FrameCountChanged as changed:
+            if count is not None:
+                raise DecodeError(f"frame count changed twice ({count}, then {changed.count})") from None
+            count = changed.count
+            if on_restart:
+                on_restart({"num_frames": changed.count})
+        except DecodeError as exc:
+            if first_error is None and backend == "auto" and opened == "opencv" and exc.fallback:
+                current, count, first_error = "decord", None, exc
+                if on_restart:
+                    on_restart({})
+                continue
+            raise first_error or exc from None
+        finally:
+            if reader is not None:
+                reader.close()
+
+
 def read_frames(path: str, indices: list[int], backend: str = "auto") -> tuple[np.ndarray, VideoInfo]:
     """All frames at ``indices`` (any order, repeats allowed) as (len, H, W, 3) uint8 RGB."""
-    reader = open_reader(path, backend)
     uniq = sorted(set(indices))
-    try:
-        try:
-            got = dict(reader.frames(uniq))
-        except FrameCountChanged as changed:
-            reader.close()
-            reader = open_reader(path, backend, changed.count)
-            got = dict(reader.frames(uniq))
-        except DecodeError as exc:
-            if backend != "auto" or reader.info.backend != "opencv" or not exc.fallback:
-                raise
-            reader.close()
-            reader = open_reader(path, "decord")  # OpenCV opened it but could not read it through
-            got = dict(reader.frames(uniq))
+
+    def attempt(reader):
+        got = dict(reader.frames(uniq))
         missing = [i for i in uniq if i not in got]
         if missing:
             raise DecodeError(f"frame {missing[0]} is beyond the end ({reader.info.num_frames} frames)")
         return np.stack([got[i] for i in indices]), reader.info
-    finally:
-        reader.close()
+
+    return read_with_fallback(path, backend, attempt)

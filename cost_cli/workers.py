@@ -56,74 +56,52 @@ def _fault(path: str) -> None:
 
 
 def decode_video(path: str, s: DecodeSettings, emit) -> None:
-    """Decode one video into windows, calling ``emit(kind, payload)`` as results appear."""
-    from .decode import FrameCountChanged
-    from .errors import DecodeError
+    """Decode one video into windows, calling ``emit(kind, payload)`` as results appear.
+
+    A retry (true frame count, or decord after OpenCV) is announced with a ``restart`` event:
+    the windows sent before it are void."""
+    from .decode import read_with_fallback
 
     _fault(path)
-    backend, count, first_error = s.backend, None, None
-    while True:
-        used = []
-        try:
-            _decode_once(path, s, emit, backend, count, used)
-            return
-        except FrameCountChanged as changed:
-            if count is not None:
-                raise DecodeError(f"frame count changed twice ({count}, then {changed.count})") from None
-            emit("restart", {"num_frames": changed.count})  # windows sent so far are void
-            count = changed.count
-        except DecodeError as exc:
-            # auto: OpenCV opened the file but could not read it through; decord may (AV1, ...).
-            # If decord fails too, OpenCV's reason (e.g. "decoded 223 of 500 frames") is kept.
-            if first_error is None and backend == "auto" and used == ["opencv"] and exc.fallback:
-                emit("restart", {})
-                backend, count, first_error = "decord", None, exc
-                continue
-            raise first_error or exc from None
+    read_with_fallback(path, s.backend, lambda reader: _decode_with(reader, s, emit),
+                       on_restart=lambda payload: emit("restart", payload))
 
 
-def _decode_once(path: str, s: DecodeSettings, emit, backend: str, frame_count: int | None,
-                 used: list) -> None:
-    from .decode import open_reader
+def _decode_with(reader, s: DecodeSettings, emit) -> None:
     from .sampling import Stride, plan
     from .transforms import prepare_frame
 
-    reader = open_reader(path, backend, frame_count)
-    used.append(reader.info.backend)
-    try:
-        info = reader.info
-        wp = plan(info.num_frames, s.clip_len, s.frame_interval,
-                  Stride(s.stride_frames, s.stride_seconds), info.fps)
-        emit("meta", {"num_frames": info.num_frames, "fps": info.fps, "width": info.width,
-                      "height": info.height, "rotation": info.rotation, "backend": info.backend,
-                      "windows": len(wp.starts), "stride": wp.stride})
-        # frames needed by each window; a frame is kept only until the last window using it
-        last_use: dict[int, int] = {}
-        for k, idx in enumerate(wp.indices):
-            for i in idx:
-                last_use[i] = k
-        cache: dict[int, np.ndarray] = {}
-        k = 0
-        n_windows = len(wp.indices)
-        for i, frame in reader.frames(wp.needed_frames):
-            cache[i] = prepare_frame(frame, s.short_side, s.crop_size, s.crops)
-            while k < n_windows and all(j in cache for j in wp.indices[k]):
-                clip = np.stack([cache[j] for j in wp.indices[k]], axis=1)  # (crops, T, S, S, 3)
-                emit("window", (k, clip))
-                for j in wp.indices[k]:
-                    if last_use[j] == k:
-                        cache.pop(j, None)
-                k += 1
-        if k < n_windows:
-            from .errors import DecodeError
+    info = reader.info
+    wp = plan(info.num_frames, s.clip_len, s.frame_interval,
+              Stride(s.stride_frames, s.stride_seconds), info.fps)
+    emit("meta", {"num_frames": info.num_frames, "fps": info.fps, "width": info.width,
+                  "height": info.height, "rotation": info.rotation, "backend": info.backend,
+                  "windows": len(wp.starts), "stride": wp.stride})
+    # frames needed by each window; a frame is kept only until the last window using it
+    last_use: dict[int, int] = {}
+    for k, idx in enumerate(wp.indices):
+        for i in idx:
+            last_use[i] = k
+    cache: dict[int, np.ndarray] = {}
+    k = 0
+    n_windows = len(wp.indices)
+    for i, frame in reader.frames(wp.needed_frames):
+        cache[i] = prepare_frame(frame, s.short_side, s.crop_size, s.crops)
+        while k < n_windows and all(j in cache for j in wp.indices[k]):
+            clip = np.stack([cache[j] for j in wp.indices[k]], axis=1)  # (crops, T, S, S, 3)
+            emit("window", (k, clip))
+            for j in wp.indices[k]:
+                if last_use[j] == k:
+                    cache.pop(j, None)
+            k += 1
+    if k < n_windows:
+        from .errors import DecodeError
 
-            raise DecodeError(f"decoding stopped early: {k} of {n_windows} windows")
-        ts, duration = reader.final_timestamps()
-        emit("done", {"timestamps": np.asarray(ts[: info.num_frames], dtype=np.float64),
-                      "duration": float(duration), "num_frames": info.num_frames,
-                      "bounds": list(wp.bounds)})
-    finally:
-        reader.close()
+        raise DecodeError(f"decoding stopped early: {k} of {n_windows} windows")
+    ts, duration = reader.final_timestamps()
+    emit("done", {"timestamps": np.asarray(ts[: info.num_frames], dtype=np.float64),
+                  "duration": float(duration), "num_frames": info.num_frames,
+                  "bounds": list(wp.bounds)})
 
 
 def _worker_main(tasks, results, settings: DecodeSettings) -> None:
