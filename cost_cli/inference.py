@@ -120,6 +120,15 @@ class Predictor:
 
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities (B, classes) averaged over crops, and view shares (B, 3) if asked."""
+        return self.submit(windows).result()
+
+    def submit(self, windows: np.ndarray) -> "PendingBatch":
+        """Start a batch; the result is fetched later (``PendingBatch.result``).
+
+        On CUDA this returns as soon as the work is queued: the input goes up from pinned
+        memory asynchronously, the model runs, and the outputs come back into pinned buffers
+        asynchronously, while the caller goes on receiving the next windows. On the CPU the
+        work is done by the time this returns."""
         b = windows.shape[0]
         if b < self.batch_size:  # pad to the fixed batch size
             pad = np.zeros((self.batch_size - b,) + windows.shape[1:], dtype=windows.dtype)
@@ -127,7 +136,8 @@ class Predictor:
         crops = windows.shape[1]
         flat = windows.reshape((-1,) + windows.shape[2:])  # (B*crops, T, S, S, 3)
         x = torch.from_numpy(flat)
-        if self.device.type == "cuda":
+        cuda = self.device.type == "cuda"
+        if cuda:
             x = x.pin_memory().to(self.device, non_blocking=True)
         else:
             x = x.to(self.device)
@@ -140,10 +150,23 @@ class Predictor:
                     logits = self.model(x)
             else:
                 logits = self.model(x)
-            probs = torch.softmax(logits.float(), dim=1).view(-1, crops, logits.shape[1]).mean(1)
+            probs = torch.softmax(logits.float(), dim=1).view(-1, crops, logits.shape[1]).mean(1)[:b]
             shares = self._view_shares(crops) if self.views else None
-        out = probs[:b].cpu().numpy()
-        return out, (shares[:b] if shares is not None else None)
+            if shares is not None:
+                shares = shares[:b]
+            if cuda:  # device -> pinned host, queued behind the model; an event marks the end
+                outs = []
+                for t in (probs, shares):
+                    if t is None:
+                        outs.append(None)
+                        continue
+                    host = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+                    host.copy_(t, non_blocking=True)
+                    outs.append(host)
+                event = torch.cuda.Event()
+                event.record()
+                return PendingBatch(outs[0], outs[1], event)
+            return PendingBatch(probs.cpu(), shares.cpu() if shares is not None else None, None)
 
     def _run_on_device(self, windows: np.ndarray):
         if self.device.type == "cuda":
@@ -172,16 +195,32 @@ class Predictor:
             warn("reduced precision disagrees with fp32 on this GPU; using fp32")
         return torch.float32
 
-    def _view_shares(self, crops: int) -> np.ndarray | None:
-        """(B, 3) hw/tw/th shares: per layer averaged over channels, then over CoST layers."""
+    def _view_shares(self, crops: int) -> torch.Tensor | None:
+        """(B, 3) hw/tw/th shares on the device: per layer averaged over channels, then over
+        CoST layers."""
         n = self.batch_size * crops
         per_layer = [c.mean(dim=1).view(1, 3).to(self.device).expand(n, 3) for c in self._cost_a]
         per_layer += [layer.last_coefficients.mean(dim=2).t() for layer in self._cost_b
                       if layer.last_coefficients is not None]
         if not per_layer:
             return None
-        shares = torch.stack(per_layer).mean(0).view(-1, crops, 3).mean(1)
-        return shares.float().cpu().numpy()
+        return torch.stack(per_layer).mean(0).view(-1, crops, 3).mean(1).float()
+
+
+class PendingBatch:
+    """A submitted batch: ``ready()`` without waiting, ``result()`` waits for it."""
+
+    def __init__(self, probs: torch.Tensor, shares: torch.Tensor | None, event) -> None:
+        self._probs, self._shares, self._event = probs, shares, event
+
+    def ready(self) -> bool:
+        return self._event is None or self._event.query()
+
+    def result(self) -> tuple[np.ndarray, np.ndarray | None]:
+        if self._event is not None:
+            self._event.synchronize()
+        shares = self._shares.numpy() if self._shares is not None else None
+        return self._probs.numpy(), shares
 
 
 class MultiPredictor:
@@ -210,6 +249,13 @@ class MultiPredictor:
         probs = np.concatenate([r[0] for r in results])
         shares = None if results[0][1] is None else np.concatenate([r[1] for r in results])
         return probs, shares
+
+    def submit(self, windows: np.ndarray) -> PendingBatch:
+        """Runs the batch on every device (each synchronised in its own thread) and returns it
+        done."""
+        probs, shares = self(windows)
+        return PendingBatch(torch.from_numpy(probs), None if shares is None else torch.from_numpy(shares),
+                            None)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -130,6 +130,7 @@ class _Video:
     inferred: int = 0
     done: dict | None = None
     error: dict | None = None
+    generation: int = 0  # bumped on a restart: results of windows sent before it are dropped
 
     @property
     def complete(self) -> bool:
@@ -375,22 +376,54 @@ def local_outcomes(cfg, work, model, devices, dtype, on_batch=None):
             predictor.close()
 
 
+# batches queued on the model at once (a GPU works through one while the next is assembled)
+MAX_IN_FLIGHT = 2
+
+
 def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
+    from collections import deque
+
     from .workers import QUEUE_WINDOWS
 
     by_key = {v.key: v for v in work}
     for v in work:
         pool.submit(v.key, v.key)
-    pending: list[tuple[str, int, np.ndarray]] = []
+    pending: list[tuple[str, int, int, np.ndarray]] = []  # (video, generation, window, clip)
+    in_flight: deque = deque()  # (chunk without clips, PendingBatch), oldest first
     batch = predictor.batch_size
     left = len(work)
     yielded: set[str] = set()
     # at most this many windows wait here; beyond it the workers' bounded queues hold the rest
     cap = batch + len(pool.workers) * QUEUE_WINDOWS
     last_window = time.monotonic()
+
+    def collect(touched: set, wait_for_one: bool) -> None:
+        """Take the results of finished batches (oldest first; waiting for one if asked)."""
+        while in_flight and (wait_for_one or in_flight[0][1].ready()):
+            wait_for_one = False
+            chunk, handle = in_flight.popleft()
+            probs, shares = handle.result()
+            for i, (key, gen, k) in enumerate(chunk):
+                v = by_key[key]
+                if v.generation != gen or v.error is not None or v.probs is None:
+                    continue  # the video restarted or failed after this window was sent
+                v.probs[k] = probs[i]
+                if shares is not None and v.shares is not None:
+                    v.shares[k] = shares[i]
+                v.inferred += 1
+                touched.add(key)
+            if on_batch is not None:
+                on_batch(len(chunk), chunk[-1][0])
+
     while left:
         touched: set[str] = set()
-        events = pool.poll(0.0 if len(pending) >= batch else 0.1) if len(pending) < cap else []
+        collect(touched, wait_for_one=False)
+        if len(pending) >= cap or (in_flight and not pending and not pool.busy):
+            events = []  # nothing to take from the workers now: wait for the model instead
+            collect(touched, wait_for_one=bool(in_flight))
+        else:
+            timeout = 0.0 if len(pending) >= batch else (0.005 if in_flight else 0.1)
+            events = pool.poll(timeout)
         for kind, key, payload in events:
             v = by_key[key]
             touched.add(key)
@@ -403,12 +436,13 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
                     v.shares = np.zeros((payload["windows"], 3), dtype=np.float32)
             elif kind == "window":
                 k, clip = payload
-                pending.append((key, k, clip))
+                pending.append((key, v.generation, k, clip))
                 v.received += 1
                 last_window = time.monotonic()
             elif kind == "restart":  # the decoder learned the true frame count: start over
                 pending = [p for p in pending if p[0] != key]
                 v.meta, v.probs, v.shares, v.received, v.inferred = None, None, None, 0, 0
+                v.generation += 1
             elif kind == "done":
                 v.done = payload
             elif kind == "error":
@@ -417,17 +451,12 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
         # a short batch runs when no window is coming (all decoded, or the decoders are slow or
         # stuck): padding makes its results the same as in a full batch
         while len(pending) >= batch or (pending and (not pool.busy or time.monotonic() - last_window > 0.5)):
+            if len(in_flight) >= MAX_IN_FLIGHT:
+                collect(touched, wait_for_one=True)
             chunk, pending = pending[:batch], pending[batch:]
-            probs, shares = predictor(np.stack([c for _, _, c in chunk]))
-            for i, (key, k, _) in enumerate(chunk):
-                v = by_key[key]
-                v.probs[k] = probs[i]
-                if shares is not None and v.shares is not None:
-                    v.shares[k] = shares[i]
-                v.inferred += 1
-                touched.add(key)
-            if on_batch is not None:
-                on_batch(len(chunk), chunk[-1][0])
+            handle = predictor.submit(np.stack([c for *_, c in chunk]))
+            in_flight.append(([(key, gen, k) for key, gen, k, _ in chunk], handle))
+            collect(touched, wait_for_one=False)  # on a CPU the batch is already done
             if pool.busy and len(pending) < cap:
                 break  # go back to the workers before the next batch
         for key in sorted(touched, key=lambda k: by_key[k].index):
