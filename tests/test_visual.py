@@ -418,8 +418,10 @@ def test_html_report_opens_in_chromium_without_console_errors(report, tmp_path):
 @pytest.mark.skipif(not BUNDLED.is_file(), reason="the bundled model weights/motion-tiny is not trained yet")
 @pytest.mark.xfail(strict=True, reason=(
     "measured: the bundled motion-tiny gives generated `static` clips a HIGHER temporal share "
-    "(0.68) than clips of any motion class (0.65 to 0.68); see `cost inspect motion-tiny --json` "
-    "(clips). Remove this marker when a retrained model meets the issue's criterion."))
+    "(0.688) than moving clips (0.667); three more costb-tiny models trained with other seeds "
+    "gave 0.748 vs 0.725, 0.714 vs 0.717 and 0.688 vs 0.675: in this synthetic data `static` is "
+    "itself a motion judgement, and the difference is noise-sized (README, Visualising). "
+    "Remove this marker when a model meets the issue's criterion."))
 def test_motion_classes_lean_more_on_temporal_views_than_static():
     import torch
 
