@@ -12,8 +12,9 @@ from .transforms import normalize_clips
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
-def pick_device(spec: str) -> torch.device:
-    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps`` -> a usable torch device."""
+def pick_device(spec: str, option: str = "--device") -> torch.device:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps`` -> a usable torch device (errors name
+    ``option``)."""
     spec = (spec or "auto").lower()
     if spec == "auto":
         if torch.cuda.is_available():
@@ -24,18 +25,18 @@ def pick_device(spec: str) -> torch.device:
     try:
         dev = torch.device(spec)
     except RuntimeError:
-        raise UsageError(f"--device {spec!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+        raise UsageError(f"{option} {spec!r}: expected auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"--device {spec}: CUDA is not available on this machine",
+            raise ConfigError(f"{option} {spec}: CUDA is not available on this machine",
                               hint="use --device cpu (or auto)")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ConfigError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s)")
+            raise ConfigError(f"{option} {spec}: only {torch.cuda.device_count()} CUDA device(s)")
     elif dev.type == "mps":
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise ConfigError("--device mps: MPS is not available on this machine")
+            raise ConfigError(f"{option} mps: MPS is not available on this machine")
     elif dev.type != "cpu":
-        raise UsageError(f"--device {spec!r}: expected auto, cpu, cuda, cuda:N or mps")
+        raise UsageError(f"{option} {spec!r}: expected auto, cpu, cuda, cuda:N or mps")
     return dev
 
 
@@ -54,7 +55,7 @@ def pick_devices(spec: str) -> list[torch.device]:
         raise UsageError(f"--devices {spec!r}: expected a list such as 0,1 or cuda:0,cuda:1, or all")
     devices = []
     for part in parts:
-        dev = pick_device(f"cuda:{part}" if part.isdigit() else part)
+        dev = pick_device(f"cuda:{part}" if part.isdigit() else part, option="--devices")
         if dev.type == "cuda" and dev.index is None:
             dev = torch.device("cuda", torch.cuda.current_device())
         devices.append(dev)
@@ -123,6 +124,12 @@ class Predictor:
         return self.submit(windows).result()
 
     def submit(self, windows: np.ndarray) -> "PendingBatch":
+        if self.device.type == "cuda":  # the current device decides where the event is recorded
+            with torch.cuda.device(self.device):
+                return self._submit(windows)
+        return self._submit(windows)
+
+    def _submit(self, windows: np.ndarray) -> "PendingBatch":
         """Start a batch; the result is fetched later (``PendingBatch.result``).
 
         On CUDA this returns as soon as the work is queued: the input goes up from pinned
@@ -164,7 +171,7 @@ class Predictor:
                     host.copy_(t, non_blocking=True)
                     outs.append(host)
                 event = torch.cuda.Event()
-                event.record()
+                event.record(torch.cuda.current_stream(self.device))
                 return PendingBatch(outs[0], outs[1], event)
             return PendingBatch(probs.cpu(), shares.cpu() if shares is not None else None, None)
 
@@ -223,6 +230,22 @@ class PendingBatch:
         return self._probs.numpy(), shares
 
 
+class _MultiPending:
+    """The per-device parts of one batch, running in their threads."""
+
+    def __init__(self, futures) -> None:
+        self._futures = futures
+
+    def ready(self) -> bool:
+        return all(f.done() for f in self._futures)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray | None]:
+        results = [f.result() for f in self._futures]
+        probs = np.concatenate([r[0] for r in results])
+        shares = None if results[0][1] is None else np.concatenate([r[1] for r in results])
+        return probs, shares
+
+
 class MultiPredictor:
     """One :class:`Predictor` per device (``--devices``), used like one Predictor whose batch is
     theirs together: a batch is cut into per-device batches that run at the same time (one
@@ -240,22 +263,23 @@ class MultiPredictor:
             for p in predictors:
                 p.dtype = torch.float32
         self.dtype = predictors[0].dtype
-        self._pool = ThreadPoolExecutor(max_workers=len(predictors), thread_name_prefix="cost-device")
+        # one thread per device: a replica runs one batch at a time (its CoST layers keep the
+        # coefficients of the batch they last ran, for --views)
+        self._pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"cost-device{i}")
+                       for i in range(len(predictors))]
 
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        chunks = [windows[i:i + self.per_device] for i in range(0, windows.shape[0], self.per_device)]
-        futures = [self._pool.submit(p._run_on_device, c) for p, c in zip(self.predictors, chunks)]
-        results = [f.result() for f in futures]
-        probs = np.concatenate([r[0] for r in results])
-        shares = None if results[0][1] is None else np.concatenate([r[1] for r in results])
-        return probs, shares
+        return self.submit(windows).result()
 
-    def submit(self, windows: np.ndarray) -> PendingBatch:
-        """Runs the batch on every device (each synchronised in its own thread) and returns it
-        done."""
-        probs, shares = self(windows)
-        return PendingBatch(torch.from_numpy(probs), None if shares is None else torch.from_numpy(shares),
-                            None)
+    def submit(self, windows: np.ndarray) -> "_MultiPending":
+        """Starts the per-device batches (each in its own thread) and returns at once."""
+        if not 0 < windows.shape[0] <= self.batch_size:
+            raise ValueError(f"a batch of {windows.shape[0]} windows for {len(self.predictors)} "
+                             f"devices of {self.per_device}")
+        chunks = [windows[i:i + self.per_device] for i in range(0, windows.shape[0], self.per_device)]
+        return _MultiPending([pool.submit(p._run_on_device, c)
+                              for pool, p, c in zip(self._pools, self.predictors, chunks)])
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        for pool in self._pools:
+            pool.shutdown(wait=True)

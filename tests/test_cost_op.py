@@ -103,3 +103,15 @@ def test_global_max_equals_amax(shape, channels_last):
     if channels_last:
         y = y.contiguous(memory_format=torch.channels_last_3d)
     assert torch.equal(global_max(y), y.amax(dim=(2, 3, 4)))
+
+
+def test_shared_rows_only_in_fp32_on_the_cpu():
+    from cost_cli.model.cost_op import shared_rows_fits
+
+    x = torch.zeros(1, 4, 4, 28, 28)
+    assert shared_rows_fits(x, (1, 1, 1))
+    assert not shared_rows_fits(x, (1, 2, 2))
+    assert not shared_rows_fits(torch.zeros(1, 4, 4, 29, 28), (1, 1, 1))
+    assert not shared_rows_fits(x.bfloat16(), (1, 1, 1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not shared_rows_fits(x, (1, 1, 1))

@@ -97,3 +97,59 @@ def test_devices_usage_errors(some_videos, tiny_model_dir, args, message):
     assert r.returncode == 2
     err = r.stderr.decode()
     assert message in err and "Traceback" not in err
+
+
+def _cuda_check(devices):
+    """Batches submitted back to back on ``devices`` give what one synchronous batch at a time
+    gives on the CPU (to fp32/reduced-precision tolerance)."""
+    from cost_cli.model.folder import ModelConfig
+    from cost_cli.model.resnet3d_cost import CoSTRecognizer
+
+    torch.manual_seed(0)
+    model = CoSTRecognizer("costb-tiny", 5).eval()
+    model.config = ModelConfig(arch="costb-tiny", num_classes=5, clip_len=8, frame_interval=2,
+                               short_side=64, crop_size=56)
+    cpu = Predictor(model, torch.device("cpu"), torch.float32, 2, views=True)
+    gpu = [Predictor(model, d, torch.float32, 2, views=True) for d in devices]
+    pred = gpu[0] if len(gpu) == 1 else MultiPredictor(gpu)
+    rng = np.random.default_rng(2)
+    batches = [rng.integers(0, 256, size=(pred.batch_size, 1, 8, 56, 56, 3), dtype=np.uint8)
+               for _ in range(4)]
+    handles = [pred.submit(b) for b in batches]  # all queued before any is read
+    for b, h in zip(batches, handles):
+        probs, shares = h.result()
+        ref = np.concatenate([cpu(b[i:i + 2])[0] for i in range(0, len(b), 2)])
+        assert np.abs(probs - ref).max() < 1e-4
+        assert shares.shape == (len(b), 3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_batches_in_flight_read_back_right():
+    _cuda_check([torch.device("cuda", torch.cuda.device_count() - 1)])  # the last GPU: not the default
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+def test_two_gpus_in_flight_read_back_right():
+    _cuda_check([torch.device("cuda", 0), torch.device("cuda", 1)])
+
+
+def test_multi_predictor_runs_batches_in_flight(tiny_model_dir):
+    """Two batches submitted before either is read: each replica runs them one after the other
+    (one thread per device), and both come back right."""
+    from cost_cli.model.loading import load_model
+
+    model = load_model(str(tiny_model_dir))
+    cpu = torch.device("cpu")
+    one = Predictor(model, cpu, torch.float32, 2, views=True)
+    multi = MultiPredictor([Predictor(model, cpu, torch.float32, 2, views=True) for _ in range(2)])
+    rng = np.random.default_rng(3)
+    batches = [rng.integers(0, 256, size=(4, 1, 8, 56, 56, 3), dtype=np.uint8) for _ in range(3)]
+    handles = [multi.submit(b) for b in batches]
+    for b, h in zip(batches, handles):
+        probs, shares = h.result()
+        ref = [one(b[i:i + 2]) for i in (0, 2)]
+        assert np.array_equal(probs, np.concatenate([p for p, _ in ref]))
+        assert np.array_equal(shares, np.concatenate([s for _, s in ref]))
+    with pytest.raises(ValueError):
+        multi.submit(np.zeros((5, 1, 8, 56, 56, 3), dtype=np.uint8))
+    multi.close()

@@ -81,6 +81,15 @@ def global_max(y: torch.Tensor) -> torch.Tensor:
 SHARED_ROWS_MAX_PIXELS = 28 * 28
 
 
+def shared_rows_fits(x: torch.Tensor, stride) -> bool:
+    """Whether :func:`views_shared_rows` is the faster form here: fp32 on the CPU (in reduced
+    precision its shifted additions would add rounding the convolutions do not), stride 1,
+    small frames."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and tuple(stride) == (1, 1, 1)
+            and not torch.is_autocast_enabled("cpu")
+            and x.shape[3] * x.shape[4] <= SHARED_ROWS_MAX_PIXELS)
+
+
 def cost_reference(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -162,8 +171,7 @@ class CoST(nn.Module):
                 self.last_coefficients = torch.softmax(self.alpha.detach(), dim=0)
             return F.conv3d(x, self.fused_kernel().to(x.dtype), stride=self.stride, padding=1)
         w = self.weight.to(x.dtype)
-        if (self.shared_rows and x.device.type == "cpu" and self.stride == (1, 1, 1)
-                and x.shape[3] * x.shape[4] <= SHARED_ROWS_MAX_PIXELS):
+        if self.shared_rows and shared_rows_fits(x, self.stride):
             y_hw, y_tw, y_th = views_shared_rows(x, w)
         else:
             y_hw, y_tw, y_th = views_three_convs(x, w, self.stride)

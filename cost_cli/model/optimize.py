@@ -21,7 +21,7 @@ import copy
 import torch
 from torch import nn
 
-from .cost_op import SHARED_ROWS_MAX_PIXELS, CoST, views_shared_rows, views_three_convs
+from .cost_op import CoST, shared_rows_fits, views_shared_rows, views_three_convs
 from .resnet3d_cost import ConvModule, CoSTRecognizer
 
 
@@ -60,8 +60,7 @@ class CoSTaViews(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight.to(x.dtype)
-        if (x.device.type == "cpu" and self.stride == (1, 1, 1)
-                and x.shape[3] * x.shape[4] <= SHARED_ROWS_MAX_PIXELS):
+        if shared_rows_fits(x, self.stride):
             views = views_shared_rows(x, w)
         else:
             views = views_three_convs(x, w, self.stride)
