@@ -231,9 +231,21 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
                          hint="folders are searched for video extensions (.mp4, .mkv, .webm, ...)")
     from .inference import pick_devices
 
-    devices = pick_devices(cfg.devices) if cfg.devices is not None else [pick_device(cfg.device)]
-    device = devices[0]
-    dtype = pick_dtype(cfg.precision, device)
+    if cfg.engine == "ray":  # the model runs on the cluster's machines, not necessarily this one's
+        import torch
+
+        from .ray_engine import cluster_device
+
+        device = cluster_device(cfg)
+        devices = [device]
+        if cfg.precision == "auto" and device.type == "cuda":
+            dtype = torch.bfloat16  # each GPU actor checks it against fp32 (fp16, fp32 if it fails)
+        else:
+            dtype = pick_dtype(cfg.precision, torch.device("cpu"))
+    else:
+        devices = pick_devices(cfg.devices) if cfg.devices is not None else [pick_device(cfg.device)]
+        device = devices[0]
+        dtype = pick_dtype(cfg.precision, device)
     if cfg.batch_size == 0:
         cfg.batch_size = AUTO_BATCH.get(device.type, 8)
     model = load_model(cfg.model, warn=console.warn)

@@ -35,7 +35,7 @@ import sys
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 RETRIES = 3  # restarts of a lost actor, and retries of its task, before the run gives up
 POLL_S = 0.1
@@ -50,6 +50,35 @@ def _import_ray():
     return ray
 
 
+_STARTED_HERE = False  # this process started the local Ray instance (cluster_device did)
+
+
+def resolve_cluster_device(spec: str, gpus: int):
+    """The device kind the model actors get, from ``--device`` and the cluster's GPU count (the
+    machine running ``cost label`` may have none: a CPU head node)."""
+    import torch
+
+    spec = (spec or "auto").lower()
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec == "auto":
+        return torch.device("cuda" if gpus else "cpu")
+    if spec == "cuda" or spec.startswith("cuda:"):
+        if not gpus:
+            raise ConfigError(f"--device {spec}: the Ray cluster has no GPU",
+                              hint="use --device cpu (or auto), or add GPU nodes")
+        return torch.device("cuda")  # Ray gives each model actor its own GPU
+    raise UsageError(f"--device {spec!r}: with --engine ray, expected auto, cpu or cuda")
+
+
+def cluster_device(cfg):
+    """Join the cluster (or start the local instance) and pick the model actors' device."""
+    global _STARTED_HERE
+    ray = _import_ray()
+    _STARTED_HERE = _connect(ray, cfg) or _STARTED_HERE
+    return resolve_cluster_device(cfg.device, int(ray.cluster_resources().get("GPU", 0)))
+
+
 def ray_outcomes(cfg, work, model, device, dtype):
     """The Ray engine: yields each video (a finished ``_Video``) once it is done, in any order.
 
@@ -57,12 +86,14 @@ def ray_outcomes(cfg, work, model, device, dtype):
     for the run. Every video of ``work`` is yielded exactly once: with its meta, probabilities,
     view shares and timestamps, or with ``error`` set.
     """
+    global _STARTED_HERE
     ray = _import_ray()
-    started = _connect(ray, cfg)
+    started = _connect(ray, cfg) or _STARTED_HERE
     try:
         yield from _run(ray, cfg, work, model, device, dtype)
     finally:
         if started:
+            _STARTED_HERE = False
             ray.shutdown()
 
 

@@ -96,7 +96,34 @@ def test_ray_address_needs_engine_ray(videos):
     assert r.returncode == 2 and b"--ray-address needs --engine ray" in r.stderr
 
 
+def test_the_cluster_decides_the_model_device():
+    """The machine running `cost label` may have no GPU (a CPU head node): the device kind, and
+    with it the precision and batch size, follow the cluster's GPUs."""
+    import torch
+
+    from cost_cli.errors import ConfigError, UsageError
+    from cost_cli.ray_engine import resolve_cluster_device
+
+    assert resolve_cluster_device("auto", 4) == torch.device("cuda")
+    assert resolve_cluster_device("auto", 0) == torch.device("cpu")
+    assert resolve_cluster_device("cuda", 2) == torch.device("cuda")
+    assert resolve_cluster_device("cpu", 8) == torch.device("cpu")
+    with pytest.raises(ConfigError, match="no GPU"):
+        resolve_cluster_device("cuda:0", 0)
+    with pytest.raises(UsageError):
+        resolve_cluster_device("mps", 0)
+
+
 # -- a real local Ray instance -------------------------------------------------------------
+
+@needs_ray
+def test_cuda_on_a_cluster_without_gpus_is_one_line(videos, tiny_model_dir, tmp_path):
+    r = cost("label", *common(videos, tiny_model_dir), "--engine", "ray", "--device", "cuda",
+             "--out", tmp_path / "x.csv")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "--device cuda: the Ray cluster has no GPU" in err, err
+    assert "Traceback" not in err and not (tmp_path / "x.csv").exists()
+
 
 @needs_ray
 @pytest.mark.slow
