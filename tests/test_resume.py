@@ -173,7 +173,10 @@ def long_videos(tmp_path, n: int):
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, tiny_model_dir):
     d = long_videos(tmp_path, 6)
     out = tmp_path / "l.csv"
-    p = start("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1")
+    # the last video's decoder hangs, so the run is still going when Ctrl-C comes (the six
+    # videos take well under a second otherwise)
+    p = start("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1",
+              env=dict(ENV, COST_FAULT_INJECT="hang=long5"))
     jp = tmp_path / "l.csv.cost-journal"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not jp.exists() or jp.read_text().count("\n") < 2):
