@@ -16,7 +16,7 @@ import typer
 
 from . import __version__
 from .console import error
-from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, describe
+from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Terminated, describe, on_signal
 
 app = typer.Typer(
     name="cost",
@@ -62,12 +62,7 @@ def _register() -> None:
     _registered = True
 
 
-class _Terminated(BaseException):
-    pass
-
-
-def _on_sigterm(signum, frame):  # pragma: no cover - exercised in subprocess tests
-    raise _Terminated()
+_Terminated = Terminated
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     # torch's OpenMP threads spin while idle; next to decode workers on the same cores that
     # spinning took 35-40% of labeling throughput (BENCHMARKS.md). Set before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # raises KeyboardInterrupt, and remembers it
     code = 0
     try:
         _register()

@@ -95,3 +95,26 @@ def describe(exc: BaseException) -> tuple[str, str | None, int]:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return (f"{type(exc).__name__}: {first}" if first else type(exc).__name__,
             "set COST_DEBUG=1 to see the traceback", EXIT_FAILED)
+
+
+class Terminated(BaseException):
+    """SIGTERM reached the CLI (exit 143)."""
+
+
+# Signals the CLI's handlers have seen. The handler raises at once; but Python drops an
+# exception raised while a finaliser (``__del__``, a weakref callback) runs, so a Ctrl-C that
+# lands there would be lost. Long loops call raise_if_signalled() to raise it again.
+_signalled: list[type[BaseException]] = []
+
+
+def on_signal(signum, frame) -> None:  # pragma: no cover - exercised in subprocess tests
+    import signal
+
+    exc = KeyboardInterrupt if signum == signal.SIGINT else Terminated
+    _signalled.append(exc)
+    raise exc()
+
+
+def raise_if_signalled() -> None:
+    if _signalled:
+        raise _signalled[0]()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import console
-from .errors import EXIT_FAILED, EXIT_OK, OutputError, UsageError
+from .errors import EXIT_FAILED, EXIT_OK, OutputError, UsageError, raise_if_signalled
 from .journal import Journal, VideoRecord
 from .sampling import Stride
 from .segments import make_segments
@@ -348,6 +348,7 @@ def _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_f
     ready: dict[str, _Video] = {}
     head = 0
     for video in outcomes:
+        raise_if_signalled()
         ready[video.key] = video
         summary.windows += video.meta["windows"] if video.meta and video.error is None else 0
         while head < len(work) and work[head].key in ready:
@@ -428,6 +429,7 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
                 on_batch(len(chunk), chunk[-1][0])
 
     while left:
+        raise_if_signalled()  # a Ctrl-C swallowed by a finaliser still stops the run
         touched: set[str] = set()
         collect(touched, wait_for_one=False)
         if len(pending) >= cap or (in_flight and not pending and not pool.busy):

@@ -35,7 +35,7 @@ import sys
 
 import numpy as np
 
-from .errors import ConfigError, UsageError
+from .errors import ConfigError, UsageError, raise_if_signalled
 
 RETRIES = 3  # restarts of a lost actor, and retries of its task, before the run gives up
 POLL_S = 0.1
@@ -236,6 +236,7 @@ def _collect(batches, work, num_classes: int, views: bool):
     pending: dict[int, _Pending] = {}
     finished: set[int] = set()
     for batch in batches:
+        raise_if_signalled()
         for index, kind, epoch, k, data in zip(batch["index"], batch["kind"], batch["epoch"],
                                                batch["k"], batch["data"]):
             index, epoch, k = int(index), int(epoch), int(k)

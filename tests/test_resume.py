@@ -182,7 +182,12 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, tiny_model_dir):
     while time.monotonic() < deadline and (not jp.exists() or jp.read_text().count("\n") < 2):
         time.sleep(0.05)
     os.killpg(p.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
-    p.wait(timeout=30)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        pytest.fail("Ctrl-C did not stop the run within 30 s; its stderr:\n" + p.stderr.read().decode())
     assert p.returncode == 130, p.stderr.read().decode()
     assert b"interrupted" in p.stderr.read()
     r = cost("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1")
@@ -190,6 +195,30 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, tiny_model_dir):
     ref = tmp_path / "ref.csv"
     cost("label", d, "--model", tiny_model_dir, "-o", ref, "--workers", "1")
     assert out.read_text().replace(str(out), "") == ref.read_text().replace(str(ref), "")
+
+
+def test_sigterm_stops_with_143_and_resumes(tmp_path, tiny_model_dir):
+    d = long_videos(tmp_path, 3)
+    out = tmp_path / "l.csv"
+    p = start("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1",
+              env=dict(ENV, COST_FAULT_INJECT="hang=long2"))
+    jp = tmp_path / "l.csv.cost-journal"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not jp.exists() or jp.read_text().count("\n") < 2):
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGTERM)  # a service manager stopping the job
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        pytest.fail("SIGTERM did not stop the run within 30 s")
+    err = p.stderr.read().decode()
+    assert p.returncode == 143 and "terminated" in err and "Traceback" not in err, err
+    r = cost("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1")
+    assert r.returncode == 0, r.stderr.decode()
+    rows = out.read_text().splitlines()[1:]
+    assert len(rows) == len(set(rows)) and len({row.split(",")[0] for row in rows}) == 3
 
 
 def test_bad_inputs_each_get_one_line(tmp_path, tiny_model_dir, video_set):
