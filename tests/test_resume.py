@@ -170,26 +170,35 @@ def long_videos(tmp_path, n: int):
     return d
 
 
-def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, tiny_model_dir):
-    d = long_videos(tmp_path, 6)
+def signal_mid_run(tmp_path, model, n: int, sig: int, group: bool):
+    """Start labeling ``n`` long videos, send ``sig`` once one is committed, and return
+    (videos folder, output, exit code, stderr). The last video's decoder hangs, so the run is
+    still going when the signal comes (the videos take well under a second otherwise)."""
+    d = long_videos(tmp_path, n)
     out = tmp_path / "l.csv"
-    # the last video's decoder hangs, so the run is still going when Ctrl-C comes (the six
-    # videos take well under a second otherwise)
-    p = start("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1",
-              env=dict(ENV, COST_FAULT_INJECT="hang=long5"))
+    p = start("label", d, "--model", model, "-o", out, "--workers", "1",
+              env=dict(ENV, COST_FAULT_INJECT=f"hang=long{n - 1}"))
     jp = tmp_path / "l.csv.cost-journal"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not jp.exists() or jp.read_text().count("\n") < 2):
         time.sleep(0.05)
-    os.killpg(p.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+    if group:
+        os.killpg(p.pid, sig)
+    else:
+        os.kill(p.pid, sig)
     try:
         p.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
-        pytest.fail("Ctrl-C did not stop the run within 30 s; its stderr:\n" + p.stderr.read().decode())
-    assert p.returncode == 130, p.stderr.read().decode()
-    assert b"interrupted" in p.stderr.read()
+        pytest.fail(f"signal {sig} did not stop the run within 30 s; its stderr:\n" + p.stderr.read().decode())
+    return d, out, p.returncode, p.stderr.read().decode()
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, tiny_model_dir):
+    # Ctrl-C reaches the whole foreground group
+    d, out, code, err = signal_mid_run(tmp_path, tiny_model_dir, 6, signal.SIGINT, group=True)
+    assert code == 130 and "interrupted" in err, err
     r = cost("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1")
     assert r.returncode == 0
     ref = tmp_path / "ref.csv"
@@ -198,23 +207,9 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, tiny_model_dir):
 
 
 def test_sigterm_stops_with_143_and_resumes(tmp_path, tiny_model_dir):
-    d = long_videos(tmp_path, 3)
-    out = tmp_path / "l.csv"
-    p = start("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1",
-              env=dict(ENV, COST_FAULT_INJECT="hang=long2"))
-    jp = tmp_path / "l.csv.cost-journal"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not jp.exists() or jp.read_text().count("\n") < 2):
-        time.sleep(0.05)
-    os.kill(p.pid, signal.SIGTERM)  # a service manager stopping the job
-    try:
-        p.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
-        pytest.fail("SIGTERM did not stop the run within 30 s")
-    err = p.stderr.read().decode()
-    assert p.returncode == 143 and "terminated" in err and "Traceback" not in err, err
+    # a service manager stopping the job signals the main process
+    d, out, code, err = signal_mid_run(tmp_path, tiny_model_dir, 3, signal.SIGTERM, group=False)
+    assert code == 143 and "terminated" in err and "Traceback" not in err, err
     r = cost("label", d, "--model", tiny_model_dir, "-o", out, "--workers", "1")
     assert r.returncode == 0, r.stderr.decode()
     rows = out.read_text().splitlines()[1:]
