@@ -62,8 +62,6 @@ def _register() -> None:
     _registered = True
 
 
-_Terminated = Terminated
-
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cost`` console script and ``python -m cost_cli``."""
@@ -93,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         error("interrupted; run the same command again to resume")
         code = EXIT_INTERRUPTED
-    except _Terminated:
+    except Terminated:
         error("terminated; run the same command again to resume")
         code = EXIT_TERMINATED
     except BrokenPipeError:

@@ -175,12 +175,6 @@ class Predictor:
                 return PendingBatch(outs[0], outs[1], event)
             return PendingBatch(probs.cpu(), shares.cpu() if shares is not None else None, None)
 
-    def _run_on_device(self, windows: np.ndarray):
-        if self.device.type == "cuda":
-            with torch.cuda.device(self.device):
-                return self(windows)
-        return self(windows)
-
     def _checked_dtype(self, dtype: torch.dtype, warn) -> torch.dtype:
         """Reduced precision only if it agrees with fp32 on a test batch (some cuDNN versions
         compute wrong bf16 conv3d, PyTorch #163539): else fp16, else fp32."""
@@ -277,7 +271,7 @@ class MultiPredictor:
             raise ValueError(f"a batch of {windows.shape[0]} windows for {len(self.predictors)} "
                              f"devices of {self.per_device}")
         chunks = [windows[i:i + self.per_device] for i in range(0, windows.shape[0], self.per_device)]
-        return _MultiPending([pool.submit(p._run_on_device, c)
+        return _MultiPending([pool.submit(p, c)  # submit() sets the replica's device
                               for pool, p, c in zip(self._pools, self.predictors, chunks)])
 
     def close(self) -> None:

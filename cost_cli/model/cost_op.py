@@ -90,6 +90,13 @@ def shared_rows_fits(x: torch.Tensor, stride) -> bool:
             and x.shape[3] * x.shape[4] <= SHARED_ROWS_MAX_PIXELS)
 
 
+def compute_views(x: torch.Tensor, weight: torch.Tensor, stride, shared_rows: bool):
+    """The three view outputs, in the shared-rows form where allowed and it fits, else three convs."""
+    if shared_rows and shared_rows_fits(x, stride):
+        return views_shared_rows(x, weight)
+    return views_three_convs(x, weight, stride)
+
+
 def cost_reference(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -171,10 +178,7 @@ class CoST(nn.Module):
                 self.last_coefficients = torch.softmax(self.alpha.detach(), dim=0)
             return F.conv3d(x, self.fused_kernel().to(x.dtype), stride=self.stride, padding=1)
         w = self.weight.to(x.dtype)
-        if self.shared_rows and shared_rows_fits(x, self.stride):
-            y_hw, y_tw, y_th = views_shared_rows(x, w)
-        else:
-            y_hw, y_tw, y_th = views_three_convs(x, w, self.stride)
+        y_hw, y_tw, y_th = compute_views(x, w, self.stride, self.shared_rows)
         n, c = y_hw.shape[:2]
         pooled = torch.cat([global_max(y) for y in (y_hw, y_tw, y_th)], dim=0)
         z = self.fc1(pooled).view(3, n * c).t()

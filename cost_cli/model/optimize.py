@@ -21,7 +21,7 @@ import copy
 import torch
 from torch import nn
 
-from .cost_op import CoST, shared_rows_fits, views_shared_rows, views_three_convs
+from .cost_op import CoST, compute_views
 from .resnet3d_cost import ConvModule, CoSTRecognizer
 
 
@@ -60,10 +60,7 @@ class CoSTaViews(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight.to(x.dtype)
-        if shared_rows_fits(x, self.stride):
-            views = views_shared_rows(x, w)
-        else:
-            views = views_three_convs(x, w, self.stride)
+        views = compute_views(x, w, self.stride, shared_rows=True)
         c = self.view_scale.to(x.dtype).view(3, 1, -1, 1, 1, 1)
         y = torch.addcmul(self.bias.to(x.dtype).view(1, -1, 1, 1, 1), c[0], views[0])
         return torch.addcmul(torch.addcmul(y, c[1], views[1]), c[2], views[2])
