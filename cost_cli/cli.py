@@ -62,7 +62,6 @@ def _register() -> None:
     _registered = True
 
 
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cost`` console script and ``python -m cost_cli``."""
     debug = os.environ.get("COST_DEBUG", "") not in ("", "0")
