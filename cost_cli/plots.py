@@ -2,7 +2,9 @@
 
 PNG needs matplotlib (the ``plot`` extra), imported only when a PNG is asked for. The HTML
 report needs nothing: it is written from a small template with inline SVG, CSS and script,
-so it opens offline and can be mailed as one file.
+so it opens offline and can be mailed as one file. With ground truth (``cost plot --truth``),
+each video whose truth was found gets a strip of its true labels under its timeline, in the
+same colours.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ def output_kind(out: str, option: str = "--out") -> str:
 
 
 def label_colours(videos: list[VideoLabels]) -> dict[str, str]:
-    """One colour per label, in order of first appearance (``unknown`` is grey)."""
+    """One colour per label, in order of first appearance (``unknown`` is grey).
+
+    Give the predictions first, then the truth: labels only the truth has come last.
+    """
     colours: dict[str, str] = {}
     for v in videos:
         for s in v.segments:
@@ -81,27 +86,58 @@ def _save(fig, out: str) -> None:
 
 # ------------------------------------------------------------------------- timelines (PNG)
 
+def _score(s) -> float:
+    return 1.0 if s.score is None else min(max(s.score, 0.0), 1.0)
+
+
+def _end(v: VideoLabels, truth: VideoLabels | None) -> float:
+    return max(v.end, truth.end if truth is not None else 0.0) or 1.0
+
+
+# the truth strip in a PNG: below the bars, in axis units (bars run from 0 to 1)
+_STRIP_LOW, _STRIP_HIGH = -0.26, -0.06
+
+
 def timeline_png(videos: list[VideoLabels], out: str, title: str | None = None,
-                 max_videos: int = 40) -> int:
-    """Draw one timeline per video into a PNG; returns how many videos it shows."""
+                 max_videos: int = 40, truth: dict[str, VideoLabels] | None = None) -> int:
+    """Draw one timeline per video into a PNG; returns how many videos it shows.
+
+    ``truth``: predicted video name -> its ground truth; a strip of true labels is drawn under
+    each timeline (``no truth`` where a video has none).
+    """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     plt = _pyplot()
     shown = videos[:max_videos]
-    colours = label_colours(shown)
+    colours = label_colours(shown + [t for v in shown if truth and (t := truth.get(v.video))])
     views = any(v.has_views for v in shown)
-    fig, axes = plt.subplots(len(shown), 1, figsize=(12, 0.6 + 1.25 * len(shown)), squeeze=False,
+    per_video = 1.25 + (0.3 if truth is not None else 0.0)
+    fig, axes = plt.subplots(len(shown), 1, figsize=(12, 0.6 + per_video * len(shown)), squeeze=False,
                              layout="constrained")
     for ax, v in zip(axes[:, 0], shown):
         for s in v.segments:
-            ax.bar(s.start, s.score, width=max(s.end - s.start, 1e-6), align="edge",
+            ax.bar(s.start, _score(s), width=max(s.end - s.start, 1e-6), align="edge",
                    color=colours[s.label], edgecolor="white", linewidth=0.5)
             if s.temporal is not None:
                 ax.hlines(s.temporal, s.start, s.end, colors="#222222", linewidth=1.6)
-        ax.set_xlim(0, v.end or 1.0)
-        ax.set_ylim(0, 1.02)
-        ax.set_yticks([0, 0.5, 1])
+        t = truth.get(v.video) if truth is not None else None
+        end = _end(v, t)
+        ax.set_xlim(0, end)
+        if truth is not None:
+            if t is not None:
+                for s in t.segments:
+                    ax.bar(s.start, _STRIP_HIGH - _STRIP_LOW, bottom=_STRIP_LOW, width=max(s.end - s.start, 1e-6),
+                           align="edge", color=colours[s.label], edgecolor="white", linewidth=0.5)
+            else:
+                ax.text(end / 2, (_STRIP_LOW + _STRIP_HIGH) / 2, "no truth", ha="center", va="center",
+                        fontsize=7, color="#777777")
+            ax.axhline(0, color="#888888", linewidth=0.6)
+            ax.set_ylim(_STRIP_LOW - 0.02, 1.02)
+            ax.set_yticks([(_STRIP_LOW + _STRIP_HIGH) / 2, 0, 0.5, 1], ["truth", "0", "0.5", "1"])
+        else:
+            ax.set_ylim(0, 1.02)
+            ax.set_yticks([0, 0.5, 1])
         ax.tick_params(labelsize=8)
         ax.set_title(_display(os.path.basename(v.video) or v.video), loc="left", fontsize=9)
         ax.spines[["top", "right"]].set_visible(False)
@@ -112,7 +148,8 @@ def timeline_png(videos: list[VideoLabels], out: str, title: str | None = None,
     heading = title or "labels"
     if len(videos) > len(shown):
         heading += f" (first {len(shown)} of {len(videos)} videos)"
-    fig.suptitle(f"{heading} - bar height: score", fontsize=11)
+    fig.suptitle(f"{heading} - bar height: score" + ("; strip below: ground truth" if truth is not None else ""),
+                 fontsize=11)
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize=8,
                frameon=False)
     _save(fig, out)
@@ -137,6 +174,7 @@ svg{display:block;width:100%;height:auto}
 svg .seg{stroke:#fff;stroke-width:.6}
 svg .seg:hover{stroke:#000;stroke-width:1.5}
 svg .ts{stroke:#222;stroke-width:1.6;pointer-events:none}
+svg .notruth{font-style:italic;fill:#888}
 svg text{font-size:10px;fill:#555}
 svg .grid{stroke:#e5e5e5}
 body.focus .seg{opacity:.15}
@@ -152,8 +190,9 @@ _SCRIPT = r"""
   var tip = document.getElementById("tip");
   function pct(x) { return (100 * x).toFixed(1) + "%"; }
   function describe(s) {
-    var lines = [s.label + "  score " + s.score.toFixed(3),
-                 s.start.toFixed(2) + " s to " + s.end.toFixed(2) + " s", s.video];
+    var head = s.truth ? s.label + "  (ground truth)"
+                       : s.label + (s.score === null ? "" : "  score " + s.score.toFixed(3));
+    var lines = [head, s.start.toFixed(2) + " s to " + s.end.toFixed(2) + " s", s.video];
     if (s.topk.length) {
       lines.push("top-" + s.topk.length + ": " + s.topk.map(function (t) {
         return t[0] + " " + t[1].toFixed(3); }).join(", "));
@@ -192,6 +231,7 @@ _SCRIPT = r"""
 """
 
 _W, _H, _LEFT, _RIGHT, _TOP, _PLOT_H = 1000, 118, 34, 8, 6, 84
+_STRIP_GAP, _STRIP_H = 4, 14  # the truth strip, right under the time axis
 
 
 def _ticks(end: float, target: int = 8) -> list[float]:
@@ -212,22 +252,25 @@ def _fmt_time(t: float) -> str:
     return f"{t:g}"
 
 
-def _svg(v: VideoLabels, first_k: int, colours: dict[str, str]) -> str:
-    end = v.end or 1.0
+def _svg(v: VideoLabels, first_k: int, colours: dict[str, str], truth: VideoLabels | None = None,
+         strip: bool = False, truth_k: int = 0) -> str:
+    """One video's timeline; ``strip``: with a ground-truth strip (``truth``, or "no truth")."""
+    end = _end(v, truth)
     plot_w = _W - _LEFT - _RIGHT
     base = _TOP + _PLOT_H
+    extra = _STRIP_GAP + _STRIP_H if strip else 0
 
     def x(t: float) -> float:
         return _LEFT + plot_w * min(max(t, 0.0), end) / end
 
-    parts = [f'<svg viewBox="0 0 {_W} {_H}" role="img" aria-label="timeline">']
+    parts = [f'<svg viewBox="0 0 {_W} {_H + extra}" role="img" aria-label="timeline">']
     for g in (0.5, 1.0):
         y = base - _PLOT_H * g
         parts.append(f'<line class="grid" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
                      f'<text x="{_LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{g:g}</text>')
     for k, s in enumerate(v.segments):
         x0, x1 = x(s.start), x(s.end)
-        h = _PLOT_H * min(max(s.score, 0.0), 1.0)
+        h = _PLOT_H * _score(s)
         parts.append(f'<rect class="seg" data-k="{first_k + k}" data-label="{html.escape(s.label)}" '
                      f'x="{x0:.2f}" y="{base - h:.2f}" width="{max(x1 - x0, 0.3):.2f}" height="{h:.2f}" '
                      f'fill="{colours[s.label]}"/>')
@@ -237,35 +280,57 @@ def _svg(v: VideoLabels, first_k: int, colours: dict[str, str]) -> str:
             parts.append(f'<line class="ts" x1="{x(s.start):.2f}" x2="{x(s.end):.2f}" '
                          f'y1="{y:.2f}" y2="{y:.2f}"/>')
     parts.append(f'<line stroke="#888" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{base}" y2="{base}"/>')
+    if strip:
+        y0 = base + _STRIP_GAP
+        parts.append(f'<text x="{_LEFT - 4}" y="{y0 + _STRIP_H - 4}" text-anchor="end">truth</text>')
+        if truth is None:
+            parts.append(f'<text class="notruth" x="{_LEFT + plot_w / 2:.1f}" y="{y0 + _STRIP_H - 4}" '
+                         'text-anchor="middle">no truth for this video</text>')
+        else:
+            for k, s in enumerate(truth.segments):
+                x0, x1 = x(s.start), x(s.end)
+                parts.append(f'<rect class="seg truth" data-k="{truth_k + k}" data-label="{html.escape(s.label)}" '
+                             f'x="{x0:.2f}" y="{y0}" width="{max(x1 - x0, 0.3):.2f}" height="{_STRIP_H}" '
+                             f'fill="{colours[s.label]}"/>')
     for t in _ticks(end):
-        parts.append(f'<text x="{x(t):.1f}" y="{base + 14}" text-anchor="middle">{_fmt_time(t)}</text>')
+        parts.append(f'<text x="{x(t):.1f}" y="{base + extra + 14}" text-anchor="middle">{_fmt_time(t)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def timeline_html(videos: list[VideoLabels], out: str, title: str | None = None) -> int:
-    """Write every video's timeline into one self-contained HTML page; returns the video count."""
-    colours = label_colours(videos)
+def timeline_html(videos: list[VideoLabels], out: str, title: str | None = None,
+                  truth: dict[str, VideoLabels] | None = None) -> int:
+    """Write every video's timeline into one self-contained HTML page; returns the video count.
+
+    ``truth``: predicted video name -> its ground truth, drawn as a strip under the timeline.
+    """
+    colours = label_colours(videos + [t for v in videos if truth and (t := truth.get(v.video))])
     views = any(v.has_views for v in videos)
     heading = title or "cost label timelines"
     segs, sections = [], []
     for v in videos:
         name = _display(v.video)
+        t = truth.get(v.video) if truth is not None else None
+        svg = _svg(v, len(segs), colours, t, truth is not None, len(segs) + len(v.segments))
         sections.append(
-            f'<section><h2>{html.escape(name)} <span>{_fmt_time(round(v.end, 2))} s, '
-            f'{len(v.segments)} segment{"s" if len(v.segments) != 1 else ""}</span></h2>'
-            f'{_svg(v, len(segs), colours)}</section>')
+            f'<section><h2>{html.escape(name)} <span>{_fmt_time(round(_end(v, t), 2))} s, '
+            f'{len(v.segments)} segment{"s" if len(v.segments) != 1 else ""}'
+            f'{f", {len(t.segments)} in the truth" if t is not None else ""}</span></h2>{svg}</section>')
         for s in v.segments:
             segs.append({"video": name, "label": s.label, "start": s.start, "end": s.end, "score": s.score,
                          "topk": [[lab, sc] for lab, sc in s.topk], "views": s.views})
+        for s in (t.segments if t is not None else []):
+            segs.append({"video": name, "label": s.label, "start": s.start, "end": s.end, "score": None,
+                         "topk": [], "views": None, "truth": True})
     legend = "".join(
         f'<button type="button" data-label="{html.escape(lab)}"><span class="sw" style="background:{c}">'
         f'</span>{html.escape(lab)}</button>' for lab, c in colours.items())
     if views:
         legend += '<span><span class="line"></span>temporal share (tw+th)</span>'
-    n_segs = len(segs)
+    n_segs = sum(len(v.segments) for v in videos)
     meta = (f"{len(videos)} video{'s' if len(videos) != 1 else ''}, {n_segs} segments. "
             "Bar height: score" + ("; black line: temporal share of the views (tw+th)" if views else "")
+            + ("; strip under each timeline: the ground truth" if truth is not None else "")
             + ". Hover a segment for details; click a label to pick out its segments.")
     # the segment data sits in a JSON script block: escape "<" so no "</script>" can end it early
     data = json.dumps(segs, ensure_ascii=True).replace("<", "\\u003c")
@@ -288,11 +353,14 @@ def timeline_html(videos: list[VideoLabels], out: str, title: str | None = None)
 
 
 def plot_timelines(videos: list[VideoLabels], out: str, title: str | None = None,
-                   max_videos: int = 40) -> int:
-    """Timelines to ``out`` (.png or .html); returns how many videos the picture shows."""
+                   max_videos: int = 40, truth: dict[str, VideoLabels] | None = None) -> int:
+    """Timelines to ``out`` (.png or .html); returns how many videos the picture shows.
+
+    ``truth`` (predicted video name -> its ground truth) adds a ground-truth strip to each.
+    """
     if output_kind(out) == "png":
-        return timeline_png(videos, out, title, max_videos)
-    return timeline_html(videos, out, title)
+        return timeline_png(videos, out, title, max_videos, truth)
+    return timeline_html(videos, out, title, truth)
 
 
 # ------------------------------------------------------------------------ per-layer chart

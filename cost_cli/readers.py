@@ -1,7 +1,8 @@
 """Reading label files back: the CSV, JSON Lines and JSON that ``cost label`` writes.
 
 All three become the same thing, a list of :class:`VideoLabels` in the order the videos first
-appear in the file.
+appear in the file. Ground-truth files (``video,start,end,label`` CSV, as ``cost demo`` writes)
+are read by the same functions with ``need_score=False``: their segments have no score.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class LabeledSegment:
     start: float
     end: float
     label: str
-    score: float
+    score: float | None  # None only in files read with need_score=False that have no score
     topk: list[tuple[str, float]] = field(default_factory=list)
     views: dict[str, float] | None = None  # hw, tw, th when labeled with --views
 
@@ -70,37 +71,101 @@ def _views(d: dict | None) -> dict[str, float] | None:
     return out
 
 
-def _segment(row: dict, where: str) -> LabeledSegment:
+def _is_number(text: str) -> bool:
     try:
-        start, end, label, score = row["start"], row["end"], row["label"], row["score"]
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_topk(text: str, where: str = "labels") -> list[tuple[str, float]]:
+    """The CSV ``topk`` field, ``label:score;label:score``, as (label, score) pairs.
+
+    This is the one place that reads the field's syntax. A backslash escapes the next character
+    (``\\;`` and ``\\:`` inside a label). Labels written without escapes may still hold ':'
+    (the score follows the last ':') and ';' (an item that does not end in ``:NUMBER`` goes on
+    past the ';'), so ``a;b:0.9;c:d:0.1`` reads as ``[("a;b", 0.9), ("c:d", 0.1)]``.
+    """
+    # split at unescaped ';' into items of (character, escaped) pairs
+    items: list[list[tuple[str, bool]]] = [[]]
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            items[-1].append((text[i + 1], True))
+            i += 2
+            continue
+        if c == ";":
+            items.append([])
+        else:
+            items[-1].append((c, False))
+        i += 1
+    pairs: list[tuple[str, float]] = []
+    pending: list[tuple[str, bool]] | None = None
+    for n, item in enumerate(items):
+        cur = item if pending is None else pending + [(";", True)] + item
+        colons = [k for k, (c, escaped) in enumerate(cur) if c == ":" and not escaped]
+        score = "".join(c for c, _ in cur[colons[-1] + 1:]) if colons else ""
+        if colons and _is_number(score):
+            pairs.append(("".join(c for c, _ in cur[:colons[-1]]), float(score)))
+            pending = None
+        elif n + 1 < len(items):
+            pending = cur  # a ';' inside a label written without escapes: the item goes on
+        elif cur:
+            raise ConfigError(f"{where}: top-k item {''.join(c for c, _ in cur)!r} has no ':score'")
+    return pairs
+
+
+def _segment(row: dict, where: str, need_score: bool = True) -> LabeledSegment:
+    if not isinstance(row, dict):
+        raise ConfigError(f"{where}: a segment is not an object; is this a `cost label` output?")
+    try:
+        start, end, label = row["start"], row["end"], row["label"]
     except KeyError as exc:
         raise ConfigError(f"{where}: no {exc.args[0]!r} field; is this a `cost label` output?") from None
+    score: float | None = None
+    if row.get("score") not in (None, ""):
+        score = _num(row["score"], "score", where)
+    elif need_score:
+        what = "an empty 'score'" if "score" in row else "no 'score' field"
+        raise ConfigError(f"{where}: {what}; is this a `cost label` output?")
+    if label is None or str(label) == "":
+        raise ConfigError(f"{where}: empty label")
     topk = row.get("topk") or []
-    if isinstance(topk, str):  # CSV: "label:score;label:score"
-        pairs = []
-        for item in filter(None, topk.split(";")):
-            lab, _, sc = item.rpartition(":")
-            pairs.append((lab, _num(sc, "top-k score", where)))
-        topk = pairs
+    if isinstance(topk, str):  # CSV
+        topk = parse_topk(topk, where)
     else:
-        topk = [(t["label"], float(t["score"])) for t in topk]
+        try:
+            topk = [(str(t["label"]), float(t["score"])) for t in topk]
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"{where}: 'topk' should be a list of {{\"label\", \"score\"}} objects") from None
     views = row.get("views") if "views" in row else {k: row.get(k) for k in ("hw", "tw", "th")}
     return LabeledSegment(_num(start, "start", where), _num(end, "end", where), str(label),
-                          _num(score, "score", where), topk, _views(views))
+                          score, topk, _views(views))
 
 
-def _group(rows: list[dict], where: str) -> list[VideoLabels]:
+def _group(rows: list[dict], where: str, need_score: bool = True) -> list[VideoLabels]:
     videos: dict[str, VideoLabels] = {}
     for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ConfigError(f"{where}: row {i + 1} is not an object; is this a `cost label` output?")
         name = row.get("video")
-        if name is None:
+        if name is None or name == "":
             raise ConfigError(f"{where}: row {i + 1} has no 'video' field; is this a `cost label` output?")
-        videos.setdefault(name, VideoLabels(name, [])).segments.append(_segment(row, f"{where}: row {i + 1}"))
+        segment = _segment(row, f"{where}: row {i + 1}", need_score)
+        videos.setdefault(str(name), VideoLabels(str(name), [])).segments.append(segment)
     return list(videos.values())
 
 
-def parse_labels(text: str, where: str = "labels", fmt: str | None = None) -> list[VideoLabels]:
-    """Parse label text; ``fmt`` is csv, jsonl or json (guessed from the content when None)."""
+def parse_labels(text: str, where: str = "labels", fmt: str | None = None,
+                 need_score: bool = True) -> list[VideoLabels]:
+    """Parse label text; ``fmt`` is csv, jsonl or json (guessed from the content when None).
+
+    ``need_score=False`` also accepts rows without a score (a ground-truth ``video,start,end,label``
+    CSV); their ``score`` is None.
+    """
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as spreadsheet programs write
     stripped = text.lstrip()
     if fmt is None:
         if stripped.startswith("{"):
@@ -120,8 +185,12 @@ def parse_labels(text: str, where: str = "labels", fmt: str | None = None) -> li
             raise ConfigError(f"{where}: a JSON label file needs a 'videos' list")
         out = []
         for v in doc["videos"]:
-            segs = [_segment(s, f"{where}: {v.get('video')}") for s in v.get("segments", [])]
-            out.append(VideoLabels(str(v.get("video")), segs, v.get("duration")))
+            if not isinstance(v, dict) or v.get("video") in (None, ""):
+                raise ConfigError(f"{where}: an entry of 'videos' has no 'video' field")
+            segs = [_segment(s, f"{where}: {v.get('video')}", need_score) for s in v.get("segments", [])]
+            duration = v.get("duration")
+            out.append(VideoLabels(str(v["video"]), segs,
+                                   _num(duration, "duration", where) if duration is not None else None))
         return out
     if fmt == "jsonl":
         rows = []
@@ -131,18 +200,29 @@ def parse_labels(text: str, where: str = "labels", fmt: str | None = None) -> li
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
                     raise ConfigError(f"{where}: line {n} is not JSON ({exc.msg})") from None
-        return _group(rows, where)
+        return _group(rows, where, need_score)
     if fmt == "csv":
-        return _group(list(csv.DictReader(io.StringIO(text))), where)
+        try:
+            rows = list(csv.DictReader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise ConfigError(f"{where}: not a readable CSV file ({exc})") from None
+        return _group(rows, where, need_score)
     raise ConfigError(f"{where}: unknown format {fmt!r} (csv, jsonl or json)")
 
 
-def read_labels(path: str) -> list[VideoLabels]:
-    """Read a label file written by ``cost label`` (``-`` reads stdin); format from its extension."""
+def read_labels(path: str, need_score: bool = True) -> list[VideoLabels]:
+    """Read a label file written by ``cost label`` (``-`` reads stdin); format from its extension.
+
+    ``need_score=False`` also reads ground truth (``video,start,end,label`` CSV), see
+    :func:`parse_labels`.
+    """
     import sys
 
     if path == "-":
-        return parse_labels(sys.stdin.read(), "stdin")
+        videos = parse_labels(sys.stdin.read(), "stdin", need_score=need_score)
+        if not videos:
+            raise ConfigError("stdin: no segments in this label file")
+        return videos
     lower = path.lower()
     fmt = ("jsonl" if lower.endswith((".jsonl", ".ndjson")) else "json" if lower.endswith(".json")
            else "csv" if lower.endswith(".csv") else None)
@@ -153,7 +233,11 @@ def read_labels(path: str) -> list[VideoLabels]:
         raise ConfigError(f"{path}: no such label file") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder; give a label file written by `cost label`") from None
-    videos = parse_labels(text, os.fspath(path), fmt)
+    except PermissionError:
+        raise ConfigError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    videos = parse_labels(text, os.fspath(path), fmt, need_score)
     if not videos:
         raise ConfigError(f"{path}: no segments in this label file")
     return videos

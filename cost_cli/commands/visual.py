@@ -115,12 +115,16 @@ def plot(
     title: Annotated[Optional[str], typer.Option("--title", help="Heading of the picture.")] = None,
     max_videos: Annotated[int, typer.Option("--max-videos", help="Videos drawn at most in a PNG "
                                             "(the HTML report shows them all).")] = 40,
+    truth: Annotated[Optional[str], typer.Option(
+        "--truth", help="Ground truth (a video,start,end,label CSV or another label file): a strip of "
+                        "the true labels under each timeline. Videos are matched as `cost eval` matches "
+                        "them.", show_default=False)] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Draw each video's labels as a timeline: segments coloured by label, bar height = score.
 
     With labels made by `cost label --views`, a line shows each segment's temporal share
-    (tw + th).
+    (tw + th). With --truth, a strip under each timeline shows the ground truth.
     """
     from ..errors import UsageError
     from ..plots import _pyplot, output_kind, plot_timelines
@@ -130,12 +134,37 @@ def plot(
     kind = output_kind(out)
     if max_videos < 1:
         raise UsageError("--max-videos must be at least 1")
+    if labels == "-" and truth == "-":
+        raise UsageError("LABELS and --truth cannot both be - (stdin)")
     if kind == "png":
         _pyplot()
     videos = read_labels(labels)
-    shown = plot_timelines(videos, out, title, max_videos)
+    truth_of = None
+    if truth is not None:
+        truth_of = _match_truth(videos, truth)
+    shown = plot_timelines(videos, out, title, max_videos, truth_of)
     more = f" (first {shown} of {len(videos)} videos; the HTML report shows all)" if shown < len(videos) else ""
-    console.info(f"wrote {out}: {shown} video(s), {sum(len(v.segments) for v in videos[:shown])} segments{more}")
+    with_truth = (f", ground truth for {sum(1 for v in videos[:shown] if v.video in truth_of)}"
+                  if truth_of is not None else "")
+    console.info(f"wrote {out}: {shown} video(s), {sum(len(v.segments) for v in videos[:shown])} segments"
+                 f"{with_truth}{more}")
+
+
+def _match_truth(videos, truth_path: str) -> dict:
+    """Predicted video name -> its ground truth, matched as `cost eval` does; the rest is warned about."""
+    from ..evaluation import NothingMatchedError, match_videos, read_truth
+
+    matching = match_videos(videos, read_truth(truth_path), truth_path)
+    if not matching.matches:
+        raise NothingMatchedError(
+            f"--truth {truth_path}: none of its videos matches a video of the labels",
+            hint="videos are matched by path, by path relative to the truth file's folder, or by a file "
+                 "name unique in both files")
+    for u in matching.unmatched_truth:
+        console.warn(f"annotated video not in the labels (not drawn): {u.video}: {u.reason}")
+    for u in matching.unmatched_pred:
+        console.warn(f"no ground truth for {u.video} (its strip says so): {u.reason}")
+    return {m.pred.video: m.truth for m in matching.matches}
 
 
 def register(app: typer.Typer) -> None:
