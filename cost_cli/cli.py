@@ -47,7 +47,7 @@ def _root(
     """
 
 
-COMMAND_MODULES = ("label", "merge", "demo", "train", "convert", "info", "models", "visual")
+COMMAND_MODULES = ("label", "merge", "demo", "train", "convert", "info", "models", "visual", "eval")
 _registered = False
 
 
