@@ -1,21 +1,37 @@
-"""Official MMAction2 CoST checkpoints: safe reading, layout inference, strict key checks."""
+"""MMAction2 checkpoints (CoST release and 1.x model zoo): safe reading, layout inference,
+strict key checks, and conversion into a model folder.
+
+The library entry points are :func:`prepare_conversion` (a checkpoint -> a loaded network, its
+config and labels) and :func:`convert_checkpoint` (the same, written as a model folder);
+``cost convert``, ``--model FILE.pth`` and ``cost download`` go through them.
+"""
 
 from __future__ import annotations
 
 import os
 import pickle
+import sys
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError
-from .resnet3d_cost import ARCHITECTURES, CoSTRecognizer
+from ..errors import CheckpointError, ConfigError, UsageError
+from .archs import ARCHITECTURES, default_pipeline
+from .folder import ModelConfig, is_model_folder, sha256_file, write_model_folder
+from .resnet3d_cost import CoSTRecognizer
+
+# entries of a checkpoint's state dict that are not weights of the network
+_NOT_WEIGHTS = ("data_preprocessor.",)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Load a ``.pth`` safely and return its tensors, ``state_dict`` unwrapped, ``module.`` stripped.
+
+    Non-tensor entries and MMAction2 1.x's ``data_preprocessor.*`` buffers are dropped.
 
     Pickled code is never executed: ``torch.load(weights_only=True)`` refuses it, and so do we.
     """
@@ -49,6 +65,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             continue  # non-tensor entries (meta, step counters) are not weights
         if key.startswith("module."):
             key = key[len("module."):]
+        if key.startswith(_NOT_WEIGHTS):
+            continue
         state[key] = value
     if not state:
         raise CheckpointError(f"{p}: holds no tensors")
@@ -64,74 +82,161 @@ def _unpickling_detail(msg: str) -> str:
     return lines[0][:160] if lines else "unpickling refused"
 
 
-@dataclass(frozen=True)
-class InferredLayout:
-    arch: str | None
-    frames: int | None
-    num_classes: int | None
-    reason: str = ""
+
+# ---------------------------------------------------------------------------------------------
+# layouts
+
+Layout = dict[str, tuple[tuple[int, ...], torch.dtype]]
 
 
-def infer_layout(state: dict[str, torch.Tensor]) -> InferredLayout:
-    """Guess architecture id, frame variant and class count from the keys and shapes."""
-    stem = state.get("backbone.conv1.conv.weight")
-    fc = state.get("cls_head.fc_cls.weight")
-    frames = None
-    width = None
-    if stem is not None and stem.dim() == 5:
-        frames = {1: 8, 5: 32}.get(int(stem.shape[2]))
-        width = int(stem.shape[0])
-    num_classes = int(fc.shape[0]) if fc is not None and fc.dim() == 2 else None
+@lru_cache(maxsize=64)
+def _layout(arch: str, frames: int) -> Layout:
+    """Key -> (shape, dtype) of an architecture's state dict, the head sized for one class."""
+    with torch.device("meta"):
+        model = CoSTRecognizer(arch, 1, frames=frames)
+    return {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+
+
+def expected_layout(arch: str, frames: int, num_classes: int) -> Layout:
+    """Key -> (shape, dtype) of the state dict of ``arch`` (``frames``-frame stem)."""
+    out = dict(_layout(arch, frames))
+    for key, (shape, dtype) in list(out.items()):
+        if key.startswith("cls_head.fc_cls."):
+            out[key] = ((num_classes, *shape[1:]), dtype)
+    return out
+
+
+def _mismatches(layout: Layout, state: dict[str, torch.Tensor]) -> tuple[list[str], list[str], list[str]]:
+    missing = [k for k in layout if k not in state]
+    unexpected = [k for k in state if k not in layout]
+    misshaped = [f"{k} {tuple(state[k].shape)} != {shape}" for k, (shape, _) in layout.items()
+                 if k in state and tuple(state[k].shape) != shape]
+    return missing, unexpected, misshaped
+
+
+def _stage_blocks(state: dict[str, torch.Tensor]) -> tuple[int, ...]:
     blocks = []
     for i in range(1, 5):
         idx = {int(k.split(".")[2]) for k in state if k.startswith(f"backbone.layer{i}.")
                and k.split(".")[2].isdigit()}
         blocks.append(max(idx) + 1 if idx else 0)
+    return tuple(blocks)
+
+
+@dataclass(frozen=True)
+class InferredLayout:
+    """What the keys and shapes of a checkpoint say it is.
+
+    ``arch`` is the closest architecture of the checkpoint's family (CoST kind, tensor rank,
+    blocks per stage, width), None when no family fits; ``exact`` whether every key and shape
+    matches it."""
+
+    arch: str | None
+    frames: int | None
+    num_classes: int | None
+    reason: str = ""
+    exact: bool = False
+
+
+def infer_layout(state: dict[str, torch.Tensor]) -> InferredLayout:
+    """Recognise a checkpoint's architecture, frame variant and class count from keys and shapes.
+
+    Every known layout (CoST(a)/(b) R50/R101/tiny with 8- or 32-frame stems, the CoST release's
+    C2D, MMAction2's per-frame C2D with 4-D tensors, I3D-R50, SlowOnly-R50/R101) is compared
+    with the checkpoint; the one with the fewest missing, unexpected or mis-shaped keys among
+    those of the same family wins. Identical layouts (``costa-r50`` and ``costa-r50-c2dstem``)
+    resolve to the first in :data:`ARCHITECTURES`.
+    """
+    fc = state.get("cls_head.fc_cls.weight")
+    num_classes = int(fc.shape[0]) if fc is not None and fc.dim() == 2 else None
+    probe = state.get("backbone.conv1.conv.weight")
+    if probe is None:
+        probe = state.get("backbone.layer1.0.conv1.conv.weight")
+    width = rank = None
+    if probe is not None and probe.dim() in (4, 5):
+        rank = probe.dim()
+        width = int(probe.shape[0]) if "backbone.conv1.conv.weight" in state else int(probe.shape[1])
+    blocks = _stage_blocks(state)
     if any(k.endswith("conv2.conv.fc1.weight") for k in state):
         kind = "b"
     elif any(k.endswith("conv2.conv.alpha") for k in state):
         kind = "a"
     else:
         kind = None
+    best: tuple[int, str, int] | None = None
     for spec in ARCHITECTURES.values():
-        if spec.kind == kind and spec.blocks == tuple(blocks) and spec.base_width == width:
-            return InferredLayout(spec.name, frames, num_classes)
-    desc = (f"CoST({kind})" if kind else "C2D") + f", blocks {tuple(blocks)}, stem width {width}"
-    return InferredLayout(None, frames, num_classes, reason=desc)
+        if (spec.kind, spec.blocks, spec.base_width, spec.conv_rank) != (kind, blocks, width, rank):
+            continue
+        for frames in spec.frame_variants:
+            missing, unexpected, misshaped = _mismatches(expected_layout(spec.name, frames, num_classes or 1), state)
+            score = len(missing) + len(unexpected) + len(misshaped)
+            if best is None or score < best[0]:
+                best = (score, spec.name, frames)
+    if best is not None:
+        return InferredLayout(best[1], best[2], num_classes, exact=best[0] == 0 and num_classes is not None)
+    desc = ((f"CoST({kind})" if kind else "no CoST layers") + f", blocks {blocks}, stem width {width}"
+            + (f", {rank}-D tensors" if rank else ""))
+    return InferredLayout(None, None, num_classes, reason=desc)
 
 
-def check_state_dict(model: CoSTRecognizer, state: dict[str, torch.Tensor], source: str) -> None:
-    """Raise CheckpointError listing missing, unexpected and mis-shaped keys, if any."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    misshaped = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
-                 if k in state and tuple(state[k].shape) != tuple(v.shape)]
+def _nonfinite(t: torch.Tensor) -> str | None:
+    if not t.dtype.is_floating_point or t.numel() == 0:
+        return None
+    if torch.isfinite(t).all():
+        return None
+    return "NaN" if torch.isnan(t).any() else "inf"
+
+
+def check_layout(layout: Layout, state: dict[str, torch.Tensor], source: str, what: str) -> None:
+    """Raise CheckpointError when ``state`` does not fit ``layout``: every missing, unexpected
+    and mis-shaped key (one line), else the first integer tensor where the network holds floats,
+    else the first tensor holding NaN or inf."""
+    missing, unexpected, misshaped = _mismatches(layout, state)
     if missing or unexpected or misshaped:
         parts = []
         for name, items in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
             if items:
                 shown = ", ".join(items[:6]) + (f" (+{len(items) - 6} more)" if len(items) > 6 else "")
                 parts.append(f"{len(items)} {name}: {shown}")
-        raise CheckpointError(f"{source}: does not match {model.arch.name} ({model.frames}-frame): "
-                              + "; ".join(parts))
+        raise CheckpointError(f"{source}: does not match {what}: " + "; ".join(parts))
+    for key, (_, dtype) in layout.items():
+        got = state[key].dtype
+        if dtype.is_floating_point and not got.is_floating_point:
+            raise CheckpointError(f"{source}: {key} holds {str(got).replace('torch.', '')} values where "
+                                  f"{what} has {str(dtype).replace('torch.', '')} weights")
+    for key in layout:
+        bad = _nonfinite(state[key])
+        if bad:
+            raise CheckpointError(f"{source}: {key} holds {bad} values (degenerate weights, refused)")
+
+
+def check_state_dict(model: CoSTRecognizer, state: dict[str, torch.Tensor], source: str) -> None:
+    """Raise CheckpointError listing missing, unexpected and mis-shaped keys, if any; refuse
+    integer tensors in floating weights and NaN or inf values (one line naming the key)."""
+    layout = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+    check_layout(layout, state, source, f"{model.arch.name} ({model.frames}-frame)")
 
 
 def model_from_state(state: dict[str, torch.Tensor], source: str, arch: str | None = None,
                      frames: int | None = None, num_classes: int | None = None) -> CoSTRecognizer:
-    """Build the network a checkpoint describes and load it strictly."""
+    """Build the network a checkpoint describes (or ``arch``) and load it strictly."""
     inferred = infer_layout(state)
     arch = arch or inferred.arch
-    frames = frames or inferred.frames
-    num_classes = num_classes or inferred.num_classes
     if arch is None:
         raise CheckpointError(f"{source}: cannot tell the architecture ({inferred.reason or 'no backbone keys'})",
                               hint=f"pass --arch (one of {', '.join(ARCHITECTURES)})")
     if arch not in ARCHITECTURES:
         raise CheckpointError(f"unknown architecture {arch!r}", hint=f"known: {', '.join(ARCHITECTURES)}")
+    spec = ARCHITECTURES[arch]
+    if frames is None:
+        frames = inferred.frames if arch == inferred.arch else _frames_from_stem(state, spec.frame_variants)
     if frames is None:
         raise CheckpointError(f"{source}: cannot tell the frame variant (no 8- or 32-frame stem)",
                               hint="pass --frames 8 or --frames 32")
+    if frames not in spec.frame_variants:
+        raise CheckpointError(f"{arch} has no {frames}-frame variant "
+                              f"(frames: {', '.join(map(str, spec.frame_variants))})")
+    num_classes = num_classes or inferred.num_classes
     if num_classes is None:
         raise CheckpointError(f"{source}: cannot tell the number of classes (no cls_head.fc_cls.weight)",
                               hint="pass --num-classes")
@@ -139,3 +244,147 @@ def model_from_state(state: dict[str, torch.Tensor], source: str, arch: str | No
     check_state_dict(model, state, source)
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def _frames_from_stem(state: dict[str, torch.Tensor], variants: Sequence[int]) -> int | None:
+    stem = state.get("backbone.conv1.conv.weight")
+    if len(variants) == 1:
+        return variants[0]
+    if stem is not None and stem.dim() == 5:
+        return {1: 8, 5: 32}.get(int(stem.shape[2]))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# conversion
+
+
+@dataclass
+class Converted:
+    """A checkpoint ready to use or write: the network (eval mode, loaded strictly), its
+    config (with the source network's own input pipeline) and its class names.
+
+    ``exact`` is False for an approximate start carried into another architecture; ``note``
+    says what was done."""
+
+    model: CoSTRecognizer
+    config: ModelConfig
+    labels: list[str]
+    exact: bool = True
+    note: str = ""
+    source_arch: str = ""
+    provenance: dict = field(default_factory=dict)
+
+
+def _resolve_labels(labels: str | os.PathLike | Sequence[str] | None) -> tuple[list[str] | None, str]:
+    from ..labels import resolve_labels
+
+    if labels is None:
+        return None, "unknown"
+    if isinstance(labels, (str, os.PathLike)):
+        return resolve_labels(os.fspath(labels))
+    items = [str(x) for x in labels]
+    if not items:
+        raise ConfigError("labels: the class list is empty")
+    return items, "unknown"
+
+
+def prepare_conversion(path: str | os.PathLike, *, arch: str | None = None, frames: int | None = None,
+                       num_classes: int | None = None,
+                       labels: str | os.PathLike | Sequence[str] | None = None, name: str | None = None,
+                       provenance: dict | None = None,
+                       warn: Callable[[str], None] | None = None) -> Converted:
+    """Read an MMAction2 checkpoint, recognise its layout and load it strictly.
+
+    ``arch`` None keeps the checkpoint's own architecture. A CoST id of the same depth carries
+    the weights into that CoST network instead (:mod:`.transfer`): exact from C2D into
+    CoST(a) (``costa-r50`` from MMAction2's C2D lands on ``costa-r50-c2dstem``, whose stem
+    pool is the C2D's), an approximate start otherwise. ``labels``: None (classes named by
+    index, with a hint through ``warn``), ``'mit'``, ``'k400'``, a file or a list of names.
+    The config carries the source network's input pipeline. Raises CheckpointError (exit 1)
+    for a checkpoint that does not fit, ConfigError / UsageError for bad arguments.
+    """
+    from ..labels import DATASET_NAMES, SIZES
+
+    warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
+    p = Path(path)
+    if frames is not None and frames not in (8, 32):
+        raise UsageError(f"--frames must be 8 or 32, not {frames}")
+    if arch is not None and arch not in ARCHITECTURES:
+        raise UsageError(f"--arch {arch!r}: unknown architecture", hint=f"known: {', '.join(ARCHITECTURES)}")
+    label_list, dataset = _resolve_labels(labels)
+    state = read_checkpoint(p)
+    inferred = infer_layout(state)
+    n_found = num_classes or inferred.num_classes
+    transfer = None
+    if arch is not None and not _fits(arch, frames, n_found, state) and inferred.arch is not None:
+        from .transfer import transfer_state, transfer_target
+
+        if ARCHITECTURES[arch].kind and transfer_target(inferred.arch, inferred.frames, arch):
+            if frames is not None and frames != inferred.frames:
+                raise UsageError(f"--frames {frames}: carrying {inferred.arch} into {arch} keeps its "
+                                 f"{inferred.frames}-frame stem")
+            if n_found is None:
+                raise CheckpointError(f"{p}: cannot tell the number of classes (no cls_head.fc_cls.weight)")
+            check_layout(expected_layout(inferred.arch, inferred.frames, n_found), state, str(p),
+                         f"{inferred.arch} ({inferred.frames}-frame)")
+            transfer = transfer_state(state, inferred.arch, inferred.frames, arch, n_found)
+    if transfer is not None:
+        model = CoSTRecognizer(transfer.arch, n_found, frames=transfer.frames)
+        model.load_state_dict(transfer.state, strict=True)
+        model.eval()
+        source_arch, source_frames = inferred.arch, inferred.frames
+    else:
+        model = model_from_state(state, str(p), arch=arch, frames=frames, num_classes=num_classes)
+        source_arch, source_frames = model.arch.name, model.frames
+    n = model.num_classes
+    if label_list is None:
+        label_list = [str(i) for i in range(n)]
+        if n in SIZES:
+            warn(f"{p.name}: classes are named by index; this looks like {n} {DATASET_NAMES[SIZES[n]]} "
+                 f"classes: pass --labels {SIZES[n]}")
+        else:
+            warn(f"{p.name}: classes are named by index; pass --labels FILE to name them")
+    elif len(label_list) != n:
+        shown = labels if isinstance(labels, (str, os.PathLike)) else "(list)"
+        raise ConfigError(f"--labels {shown}: {len(label_list)} labels but the checkpoint has {n} classes")
+    prov = {"converted_from": p.name, "checkpoint_sha256": sha256_file(p),
+            "inferred_arch": inferred.arch or "", "tool": "cost convert"}
+    if transfer is not None:
+        prov.update({"transferred_from": source_arch, "transfer": transfer.note,
+                     "transfer_exact": transfer.exact})
+    prov.update(provenance or {})
+    config = ModelConfig(arch=model.arch.name, num_classes=n, frames=model.frames,
+                         **default_pipeline(source_arch, source_frames),
+                         dataset=dataset, name=name or p.stem, provenance=prov)
+    return Converted(model, config, label_list, exact=transfer.exact if transfer else True,
+                     note=transfer.note if transfer else "", source_arch=source_arch, provenance=prov)
+
+
+def _fits(arch: str, frames: int | None, num_classes: int | None, state: dict[str, torch.Tensor]) -> bool:
+    """Whether ``state`` is exactly ``arch``'s layout (any of its frame variants when None)."""
+    spec = ARCHITECTURES[arch]
+    for f in ([frames] if frames in spec.frame_variants else spec.frame_variants if frames is None else []):
+        if not any(_mismatches(expected_layout(arch, f, num_classes or 1), state)):
+            return True
+    return False
+
+
+def convert_checkpoint(path: str | os.PathLike, out: str | os.PathLike, *, arch: str | None = None,
+                       frames: int | None = None, num_classes: int | None = None,
+                       labels: str | os.PathLike | Sequence[str] | None = None, name: str | None = None,
+                       provenance: dict | None = None, warn: Callable[[str], None] | None = None,
+                       overwrite: bool = False) -> Path:
+    """:func:`prepare_conversion`, then write the model folder ``out``; returns its path.
+
+    Nothing is written when the checkpoint does not fit (every missing, unexpected and
+    mis-shaped key is listed) or holds degenerate weights. An existing non-empty ``out`` is
+    refused (UsageError) unless ``overwrite``.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out} already exists" + (" and holds a model" if is_model_folder(out) else ""),
+                         hint="pass --force to replace it, or choose another --out")
+    conv = prepare_conversion(path, arch=arch, frames=frames, num_classes=num_classes, labels=labels,
+                              name=name or out.name, provenance=provenance, warn=warn)
+    return write_model_folder(out, conv.config, conv.labels, conv.model.state_dict())
