@@ -9,16 +9,18 @@ from official import expected_layout, random_state, reference_forward
 
 ARCH_LAYOUT = {
     "costa-r50": ("r50", "a"), "costb-r50": ("r50", "b"), "costa-r101": ("r101", "a"),
-    "costb-r101": ("r101", "b"), "c2d-r50": ("r50", None), "costa-tiny": ("tiny", "a"),
+    "costb-r101": ("r101", "b"), "c2d-r50-cost": ("r50", None), "costa-tiny": ("tiny", "a"),
     "costb-tiny": ("tiny", "b"), "c2d-tiny": ("tiny", None),
 }
 
 
 def test_every_arch_is_covered():
-    assert set(ARCH_LAYOUT) == set(ARCHITECTURES)
+    # the CoST release's networks (8- and 32-frame stems); the MMAction2 1.x zoo networks and
+    # the C2D-stem CoST variants are held to their own reference in tests/test_zoo_models.py
+    assert set(ARCH_LAYOUT) == {n for n, s in ARCHITECTURES.items() if s.frame_variants == (8, 32)}
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("arch", sorted(ARCH_LAYOUT))
 @pytest.mark.parametrize("frames", [8, 32])
 def test_state_dict_layout_is_official(arch, frames):
     depth, kind = ARCH_LAYOUT[arch]

@@ -12,6 +12,9 @@ Two families share one builder (:mod:`cost_cli.model.resnet3d_cost`) and one key
 
 from __future__ import annotations
 
+import json
+import os
+import struct
 from dataclasses import dataclass
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -181,3 +184,28 @@ def current_arch_id(arch: str, stem_rank: int | None) -> str:
     if legacy is not None and stem_rank == legacy[1]:
         return legacy[0]
     return arch
+
+
+def stem_rank(weights: str | os.PathLike) -> int | None:
+    """The rank of ``backbone.conv1.conv.weight`` in a ``model.safetensors``, read from the
+    file's JSON header alone (no torch, no tensor data); None when absent or unreadable."""
+    try:
+        with open(weights, "rb") as f:
+            size = struct.unpack("<Q", f.read(8))[0]
+            if size > 100_000_000:
+                return None
+            header = json.loads(f.read(size))
+        return len(header["backbone.conv1.conv.weight"]["shape"])
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None
+
+
+def upgrade_config(raw: dict, weights: str | os.PathLike) -> dict:
+    """A model folder's ``config.json`` (parsed) with a legacy architecture id replaced by the
+    id its weights have today (see :data:`LEGACY_IDS`); other configs come back unchanged."""
+    arch = raw.get("arch") if isinstance(raw, dict) else None
+    if isinstance(arch, str) and arch in LEGACY_IDS:
+        current = current_arch_id(arch, stem_rank(weights))
+        if current != arch:
+            return {**raw, "arch": current}
+    return raw

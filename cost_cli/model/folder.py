@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .archs import ARCHITECTURES
+from .archs import ARCHITECTURES, upgrade_config
 
 if TYPE_CHECKING:
     import torch
@@ -73,6 +73,8 @@ class ModelConfig:
                               hint=f"known: {', '.join(ARCHITECTURES)}")
         if self.frames not in (8, 32):
             raise ConfigError(f"config.json: frames must be 8 or 32, not {self.frames}")
+        if self.frames not in ARCHITECTURES[self.arch].frame_variants:
+            raise ConfigError(f"config.json: {self.arch} has no {self.frames}-frame variant")
         for key in ("num_classes", "clip_len", "frame_interval", "short_side", "crop_size"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise ConfigError(f"config.json: {key} must be a positive integer")
@@ -149,6 +151,7 @@ def read_model_folder(path: str | os.PathLike) -> LoadedModel:
     if raw.get("format_version", 1) > FORMAT_VERSION:
         raise ConfigError(f"{p}: model folder format {raw['format_version']} is newer than this "
                           f"tool understands ({FORMAT_VERSION})", hint="upgrade cost-cli")
+    raw = upgrade_config(raw, p / WEIGHTS_NAME)  # e.g. c2d-r50 with 5-D weights: c2d-r50-cost
     config = ModelConfig.from_dict(raw)
     labels_path = p / LABELS_NAME
     labels = read_labels(labels_path) if labels_path.is_file() else [str(i) for i in range(config.num_classes)]
