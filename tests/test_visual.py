@@ -413,6 +413,128 @@ def test_html_report_opens_in_chromium_without_console_errors(report, tmp_path):
     assert 'data-ready="1"' in r.stdout, "the report's script did not run to its end"
 
 
+# ------------------------------------------------------------------- ground truth (--truth)
+
+def _truth_rows(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_plot_png_with_truth(label_files, demo_videos, tmp_path):
+    pytest.importorskip("matplotlib", reason="PNG pictures need the plot extra (pip install 'cost-cli[plot]')")
+    plain, with_truth = tmp_path / "plain.png", tmp_path / "truth.png"
+    r = cost("plot", label_files["csv"], "--out", plain)
+    assert r.returncode == 0, r.stderr
+    # the labels name the videos by their full path, the truth by their name in its folder
+    r = cost("plot", label_files["csv"], "--out", with_truth, "--truth", demo_videos / "ground_truth.csv")
+    assert r.returncode == 0, r.stderr
+    assert "ground truth for 2" in r.stderr and "warning" not in r.stderr
+    a, b = _check_png(plain, min_w=1000, min_h=250), _check_png(with_truth, min_w=1000, min_h=250)
+    assert b.shape[0] > a.shape[0], "the truth strips add height"
+    # the random tiny model predicts walking, running, ...; the truth's motion classes come after
+    # them in the palette: the picture with the truth has colours the plain one lacks
+    from cost_cli.plots import PALETTE
+    from cost_cli.readers import read_labels
+
+    def bgr(hex_colour: str) -> tuple[int, int, int]:
+        return tuple(int(hex_colour[i:i + 2], 16) for i in (5, 3, 1))
+
+    def colours(img: np.ndarray) -> set[tuple[int, int, int]]:
+        return {tuple(int(c) for c in px) for px in np.unique(img.reshape(-1, 3), axis=0)}
+
+    predicted = {s.label for v in read_labels(str(label_files["csv"])) for s in v.segments}
+    labels = predicted | {row["label"] for row in _truth_rows(demo_videos / "ground_truth.csv")}
+    assert len(labels) > len(predicted)
+    truth_only = {bgr(c) for c in PALETTE[len(predicted):len(labels)]}
+    assert truth_only & colours(b) and not truth_only & colours(a)
+
+
+@pytest.fixture(scope="module")
+def truth_report(label_files, demo_videos, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("truth_report") / "report.html"
+    r = cost("plot", label_files["json"], "--out", out, "--truth", demo_videos / "ground_truth.csv")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_html_report_with_truth(truth_report, label_files, demo_videos):
+    from cost_cli.readers import read_labels
+
+    page = truth_report.read_text(encoding="utf-8")
+    truth = _truth_rows(demo_videos / "ground_truth.csv")
+    videos = read_labels(str(label_files["json"]))
+    n = sum(len(v.segments) for v in videos)
+    assert page.count('class="seg"') == n  # the predictions, as without --truth
+    assert page.count('class="seg truth"') == len(truth)  # one strip rect per truth row
+    assert page.count(">truth</text>") == len(videos)
+    data = json.loads(page.split('id="segments">', 1)[1].split("</script>", 1)[0])
+    assert len(data) == n + len(truth)
+    strips = [d for d in data if d.get("truth")]
+    assert [(round(d["start"], 3), round(d["end"], 3), d["label"]) for d in strips] == \
+           [(float(t["start"]), float(t["end"]), t["label"]) for t in truth]
+    for label in {t["label"] for t in truth}:
+        assert f'data-label="{label}"><span class="sw"' in page  # the truth's labels are in the legend
+    assert "strip under each timeline: the ground truth" in page
+
+
+def test_plot_truth_unmatched_videos(label_files, demo_videos, tmp_path):
+    rows = _truth_rows(demo_videos / "ground_truth.csv")
+    import csv
+
+    def write(path: Path, rows: list[dict]) -> Path:
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, ["video", "start", "end", "label"])
+            w.writeheader()
+            w.writerows(rows)
+        return path
+
+    # one video without truth, one annotated video without labels: both named on stderr
+    part = [r for r in rows if r["video"] == "motion_000.mp4"] + [
+        {"video": "never_labeled.mp4", "start": "0", "end": "1", "label": "static"}]
+    out = tmp_path / "r.html"
+    r = cost("plot", label_files["csv"], "--out", out, "--truth", write(tmp_path / "part.csv", part))
+    assert r.returncode == 0, r.stderr
+    assert "never_labeled.mp4" in r.stderr and "motion_001.mp4" in r.stderr and "ground truth for 1" in r.stderr
+    assert out.read_text().count("no truth for this video") == 1
+    # a truth that matches nothing is an error, and nothing is drawn
+    none = write(tmp_path / "none.csv", [{"video": "x.mp4", "start": "0", "end": "1", "label": "static"}])
+    r = cost("plot", label_files["csv"], "--out", tmp_path / "n.html", "--truth", none)
+    assert r.returncode == 1 and "none of its videos matches" in r.stderr
+    assert not (tmp_path / "n.html").exists()
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed (Debian: apt-get install chromium); "
+                                                "the HTML report is not opened in a browser")
+def test_html_report_with_truth_opens_and_hovers_in_chromium(truth_report, tmp_path):
+    shot = tmp_path / "report.png"
+    r = _open_in_chromium(truth_report, tmp_path, f"--screenshot={shot}", "--window-size=1200,900")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _console_lines(r.stderr) == []
+    _check_png(shot, min_w=1200, min_h=900)
+    # hover a truth rect and a predicted one (a synthetic mousemove): the tip must describe them
+    probe = tmp_path / "probe.html"
+    probe.write_text(truth_report.read_text(encoding="utf-8").replace("</body>", """<script>
+    (function () {
+      var out = [];
+      [".seg.truth", ".seg:not(.truth)"].forEach(function (sel) {
+        var el = document.querySelector(sel);
+        el.dispatchEvent(new MouseEvent("mousemove", {bubbles: true, clientX: 10, clientY: 10}));
+        out.push(document.getElementById("tip").textContent);
+      });
+      document.body.setAttribute("data-tips", JSON.stringify(out));
+    })();
+    </script></body>"""), encoding="utf-8")
+    r = _open_in_chromium(probe, tmp_path, "--dump-dom")
+    assert _console_lines(r.stderr) == []
+    import html as html_lib
+
+    tips = json.loads(html_lib.unescape(r.stdout.split('data-tips="', 1)[1].split('"', 1)[0]))
+    assert "(ground truth)" in tips[0] and "score" not in tips[0]
+    assert "score" in tips[1] and "(ground truth)" not in tips[1]
+
+
 # --------------------------------------------------------------------------- bundled model
 
 @pytest.mark.skipif(not BUNDLED.is_file(), reason="the bundled model weights/motion-tiny is not trained yet")
