@@ -26,10 +26,12 @@ ENV = dict(os.environ, COST_DEBUG="", OMP_NUM_THREADS="1")
 ODD = "odd: a;b"  # a label holding ':', ';' and a space
 
 # The truth: two videos; v2 has a gap (6-8 s) nobody annotated. 'moving' and 'moving left'
-# share a prefix and must never be confused with one another.
+# share a prefix and must never be confused with one another. The zero-length row covers no
+# time: it is dropped (it is no segment to find).
 TRUTH_ROWS = [
     ("clips/v1.mp4", 0, 4, "moving"),
     ("clips/v1.mp4", 4, 10, "moving left"),
+    ("clips/v1.mp4", 10, 10, "moving"),
     ("clips/v2.mp4", 0, 2, ODD),
     ("clips/v2.mp4", 2, 6, "moving"),
     ("clips/v2.mp4", 8, 10, "moving"),
@@ -40,7 +42,7 @@ TRUTH_ROWS = [
 PRED = {
     "clips/v1.mp4": [(0, 1.5, "moving", 0.9), (1.5, 6, "moving left", 0.8), (6, 10, "moving left", 0.6)],
     "clips/v2.mp4": [(0, 2.5, ODD, 0.7), (2.5, 3.2, "static", 0.3), (3.2, 4.0, "moving", 0.5),
-                     (4.0, 8.0, "static", 0.4), (8.0, 8.5, "moving", 0.85), (8.5, 9.0, "static", 0.2)],
+                     (4.0, 7.0, "static", 0.4), (7.0, 8.5, "moving", 0.85), (8.5, 9.0, "static", 0.2)],
 }
 
 # ---- what the hand computation gives (every figure below is worked out in these comments) ----
@@ -51,7 +53,7 @@ PRED = {
 #   v2 odd 0-2:           pred odd 2
 #   v2 moving 2-6:        odd 2-2.5 (0.5), static 2.5-3.2 (0.7), moving 3.2-4 (0.8), static 4-6 (2)
 #   v2 moving 8-10:       moving 8-8.5 (0.5), static 8.5-9 (0.5), no prediction 9-10 (1)
-#   (v2 6-8 s is not annotated: the predictions there count nowhere)
+#   (v2 6-8 s is not annotated: the predictions there, static 6-7 and moving 7-8, count nowhere)
 # Confusion rows (truth) -> columns (predicted):
 #   moving:      moving 1.5+0.8+0.5 = 2.8, moving left 2.5, odd 0.5, static 0.7+2+0.5 = 3.2, none 1  (sum 10)
 #   moving left: moving left 6                                                                  (sum 6)
@@ -66,7 +68,8 @@ PRED = {
 #   v1 truth: moving 0-4, moving left 4-10; pred: moving 0-1.5, moving left 1.5-10
 #     IoU moving 1.5/4 = 0.375; moving left 6/8.5 = 0.706
 #   v2 truth: odd 0-2, moving 2-6, moving 8-10 (the gap keeps the two 'moving' apart)
-#     pred: odd 0-2.5, static 2.5-3.2, moving 3.2-4, static 4-6, moving 8-8.5, static 8.5-9
+#     pred: odd 0-2.5, static 2.5-3.2, moving 3.2-4, static 4-6, moving 8-8.5 (7-8.5 clipped: unclipped
+#     its IoU would be 0.5/3), static 8.5-9
 #     IoU odd 2/2.5 = 0.8; moving 3.2-4 vs 2-6: 0.8/4 = 0.2; moving 8-8.5 vs 8-10: 0.5/2 = 0.25
 #     (exactly 0.25: a hit at @25, which asks for IoU >= 0.25); static: no truth, false positives
 #   @10: v1 tp 2; v2 tp 3 (odd, both moving), fp 3 (static x3)        -> tp 5, fp 3, fn 0
