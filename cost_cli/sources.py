@@ -2,21 +2,26 @@
 
 Paths are ``str`` throughout; names that are not valid UTF-8 carry their bytes as surrogate
 escapes (``os.fsdecode``), so nothing is lost on the way to the decoder or the output.
+
+Every video found has two names: ``path``, the spelling it was reached by (what rows show),
+and ``ident``, its identity: the absolute path with every symbolic link resolved. The journal,
+``--shard`` and ``cost merge`` key on the identity, so ``v/a.mp4``, ``./v/a.mp4``,
+``/abs/v//a.mp4`` and the same file through a symlinked folder are one video.
 """
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import os
 import stat
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Iterable, Iterator
 
 VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".mpe", ".wmv", ".flv",
     ".3gp", ".3g2", ".ts", ".mts", ".m2ts", ".ogv", ".vob", ".asf", ".divx", ".f4v", ".mxf", ".y4m",
 })
-GLOB_CHARS = set("*?[")
+GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True)
@@ -27,12 +32,23 @@ class Problem:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A video to label: as reached (``path``), its identity, and its size and mtime."""
+
+    path: str
+    ident: str
+    size: int | None = None
+    mtime: float | None = None
+
+
 def is_video_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
 
 
 def read_paths(stream: BinaryIO, null: bool) -> list[str]:
-    """Paths from a byte stream: one per line, or NUL-separated (``find -print0``)."""
+    """Paths from a byte stream: one per line (a trailing CR dropped), or NUL-separated
+    (``find -print0``; the only way to pass a name that ends in CR or holds a newline)."""
     data = stream.read()
     sep = b"\0" if null else b"\n"
     out = []
@@ -44,79 +60,208 @@ def read_paths(stream: BinaryIO, null: bool) -> list[str]:
     return out
 
 
-def walk(root: str) -> Iterable[str]:
-    """Video files under ``root``, sorted, hidden entries skipped, symlinks followed without loops."""
-    seen: set[tuple[int, int]] = set()
+class Identities:
+    """Identities of paths (absolute, symlinks resolved) with the folders' resolution cached,
+    so a million files in a few folders cost one ``lstat`` each, not one per path component."""
 
-    def visit(d: str) -> Iterable[str]:
-        try:
-            st = os.stat(d)
-        except OSError:
+    def __init__(self) -> None:
+        self._dirs: dict[str, str] = {}
+
+    def folder(self, d: str) -> str:
+        """The resolved form of a folder path, as given (relative to the working directory)."""
+        real = self._dirs.get(d)
+        if real is None:
+            real = self._dirs[d] = os.path.realpath(d or ".")
+        return real
+
+    def of(self, path: str, is_link: bool | None = None) -> str:
+        """The identity of ``path``; ``is_link`` when the caller already knows (a scandir entry)."""
+        head, tail = os.path.split(path)
+        if tail in ("", ".", ".."):
+            return os.path.realpath(path)
+        candidate = os.path.join(self.folder(head), tail)
+        if is_link is None:
+            try:
+                is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+            except OSError:
+                is_link = False
+        return os.path.realpath(candidate) if is_link else candidate
+
+
+def identity(path: str) -> str:
+    """The identity of one path: absolute, every symbolic link resolved (``os.path.realpath``)."""
+    return os.path.realpath(path)
+
+
+def _subdirs(d: str) -> list[os.DirEntry]:
+    """Visible entries of ``d``, sorted by name; [] when it cannot be read."""
+    try:
+        with os.scandir(d or ".") as it:
+            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError:
+        return []
+
+
+def _is_dir(e: os.DirEntry) -> bool:
+    try:
+        return e.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
+
+
+def _dir_key(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def walk(root: str, ids: Identities | None = None, seen: set | None = None) -> Iterator[tuple[str, str, bool]]:
+    """Video files under ``root``: (path, identity, is_link). Sorted, hidden entries skipped,
+    symbolic links followed; a folder reached twice (a loop, or two links to it) is walked once."""
+    ids = ids or Identities()
+    seen = set() if seen is None else seen
+
+    def visit(d: str) -> Iterator[tuple[str, str, bool]]:
+        key = _dir_key(d)
+        if key is None or key in seen:
             return
-        key = (st.st_dev, st.st_ino)
-        if key in seen:
-            return  # a symlink loop or a folder reached twice
         seen.add(key)
-        try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError:
-            return
+        entries = _subdirs(d)
+        real = ids.folder(d)
         subdirs = []
         for e in entries:
-            if e.name.startswith("."):
-                continue
-            try:
-                is_dir = e.is_dir(follow_symlinks=True)
-            except OSError:
-                is_dir = False
-            if is_dir:
+            if _is_dir(e):
                 subdirs.append(e.path)
             elif is_video_name(e.name):
-                yield e.path  # broken links and FIFOs too: the decoder reports them
+                link = e.is_symlink()
+                ident = os.path.realpath(e.path) if link else os.path.join(real, e.name)
+                yield e.path, ident, link  # broken links and FIFOs too: the decoder reports them
         for sd in subdirs:
             yield from visit(sd)
 
     yield from visit(root)
 
 
-def discover(args: Iterable[str], stdin: BinaryIO | None = None, null: bool = False
-             ) -> tuple[list[str], list[Problem]]:
-    """Expand the command line's inputs into an ordered, duplicate-free list of video paths."""
-    videos: list[str] = []
-    problems: list[Problem] = []
-    seen_ids: set[tuple[int, int]] = set()
-    seen_names: set[str] = set()
+def glob_paths(pattern: str) -> list[str]:
+    """The paths a shell-style pattern matches (``*``, ``?``, ``[...]``, and ``**`` for any
+    depth), sorted. Like :func:`glob.glob` with ``recursive=True`` (hidden names are matched only
+    by a pattern that starts with a dot), but ``**`` walks symbolic-link loops once instead of
+    forever."""
+    absolute = pattern.startswith(os.sep)
+    parts = [p for p in pattern.split(os.sep) if p not in ("",)]
+    found: set[str] = set()
 
-    def add(path: str) -> None:
+    def join(cur: str, name: str) -> str:
+        return os.path.join(cur, name) if cur else (os.sep + name if absolute else name)
+
+    def all_dirs(cur: str) -> Iterator[str]:
+        """``cur`` and every visible folder below it, each real folder once."""
+        seen: set = set()
+
+        def visit(d: str) -> Iterator[str]:
+            key = _dir_key(d or ".")
+            if key is None or key in seen:
+                return
+            seen.add(key)
+            yield d
+            for e in _subdirs(d):
+                if _is_dir(e):
+                    yield from visit(join(d, e.name))
+
+        yield from visit(cur)
+
+    def match(cur: str, i: int) -> None:
+        if i == len(parts):
+            if cur:
+                found.add(cur)
+            return
+        part = parts[i]
+        last = i == len(parts) - 1
+        if part == "**":
+            for d in all_dirs(cur):
+                if last:
+                    if d:
+                        found.add(d)
+                    for e in _subdirs(d):
+                        found.add(join(d, e.name))
+                else:
+                    match(d, i + 1)
+            return
+        if not GLOB_CHARS & set(part):
+            nxt = join(cur, part)
+            if last:
+                if os.path.lexists(nxt):
+                    found.add(nxt)
+            elif os.path.isdir(nxt):
+                match(nxt, i + 1)
+            return
+        try:
+            with os.scandir(cur or (os.sep if absolute else ".")) as it:
+                names = sorted(e.name for e in it)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith(".") and not part.startswith("."):
+                continue
+            if fnmatch.fnmatchcase(name, part):
+                nxt = join(cur, name)
+                if last:
+                    found.add(nxt)
+                elif os.path.isdir(nxt):
+                    match(nxt, i + 1)
+
+    match("", 0) if parts else None
+    return sorted(found)
+
+
+def discover(args: Iterable[str], stdin: BinaryIO | None = None, null: bool = False
+             ) -> tuple[list[Found], list[Problem]]:
+    """Expand the command line's inputs into an ordered, duplicate-free list of videos.
+
+    The same video reached twice (two spellings, a symbolic link, a hard link) is kept once, under
+    the first spelling met (arguments in order, folders sorted)."""
+    videos: list[Found] = []
+    problems: list[Problem] = []
+    seen_inodes: set[tuple[int, int]] = set()
+    seen_ids: set[str] = set()
+    seen_dirs: set[tuple[int, int]] = set()  # folders walked once, whichever argument reaches them
+    ids = Identities()
+
+    def add(path: str, ident: str | None = None) -> None:
+        ident = ident if ident is not None else ids.of(path)
+        if ident in seen_ids:
+            return
         try:
             st = os.stat(path)
-            ident = (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
         except OSError:
-            ident = None
-        if ident is not None:
-            if ident in seen_ids:
-                return
-            seen_ids.add(ident)
-        norm = os.path.normpath(path)
-        if norm in seen_names:
-            return
-        seen_names.add(norm)
-        videos.append(path)
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            inode = (st.st_dev, st.st_ino)
+            if inode in seen_inodes:
+                return  # a hard link to a video already listed
+            seen_inodes.add(inode)
+        seen_ids.add(ident)
+        if ident == path:
+            ident = path  # one string when the spelling is the identity
+        size, mtime = (st.st_size, round(st.st_mtime, 6)) if st is not None else (None, None)
+        videos.append(Found(path, ident, size, mtime))
 
     def expand(arg: str) -> None:
         if os.path.isdir(arg):
-            for p in walk(arg):
-                add(p)
+            for path, ident, _ in walk(arg, ids, seen_dirs):
+                add(path, ident)
         elif os.path.lexists(arg):
             add(arg)  # an explicit file is tried whatever its extension
         elif GLOB_CHARS & set(arg):
-            matches = sorted(glob.glob(arg, recursive=True))
+            matches = glob_paths(arg)
             if not matches:
                 problems.append(Problem(arg, "no file matches this pattern"))
             for m in matches:
                 if os.path.isdir(m):
-                    for p in walk(m):
-                        add(p)
+                    for path, ident, _ in walk(m, ids, seen_dirs):
+                        add(path, ident)
                 elif is_video_name(m):
                     add(m)
         else:

@@ -3,7 +3,13 @@
 import io
 import os
 
-from cost_cli.sources import discover
+from cost_cli.sources import discover as _discover
+
+
+def discover(*args, **kw):
+    """Paths of the videos found (their spelling), and the problems."""
+    found, problems = _discover(*args, **kw)
+    return [f.path for f in found], problems
 
 
 def touch(p):
