@@ -59,7 +59,8 @@ class Reader(Protocol):
     info: VideoInfo
 
     def frames(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (index, RGB uint8 frame) for sorted unique ``indices``, front to back."""
+        """Yield (index, RGB uint8 frame) for ``indices`` (ascending, unique; any iterable, consumed
+        lazily), front to back."""
 
     def final_timestamps(self) -> tuple[np.ndarray, float]:
         """Start time of every frame and the duration, once ``frames`` has run to the end."""
@@ -163,9 +164,10 @@ class DecordReader:
         self.info = VideoInfo(n, fps, w, h, self._rotation, self.name, starts, duration)
 
     def frames(self, indices: Iterable[int], chunk: int = 8) -> Iterator[tuple[int, np.ndarray]]:
-        idx = list(indices)
-        for start in range(0, len(idx), chunk):
-            part = idx[start:start + chunk]
+        from itertools import islice
+
+        wanted = iter(indices)
+        while part := list(islice(wanted, chunk)):
             try:
                 batch = self._vr.get_batch(part).asnumpy()
             except Exception as exc:
@@ -217,7 +219,7 @@ class OpenCVReader:
 
     def frames(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
         cv2 = self._cv2
-        wanted = iter(sorted(set(indices)))
+        wanted = iter(indices)  # ascending and unique (the Reader protocol); may be lazy
         nxt = next(wanted, None)
         n = self.info.num_frames
         while self._grabbed < n:

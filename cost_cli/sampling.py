@@ -14,6 +14,7 @@ ends at the last frame, so the slices of a video tile it with no gap or overlap.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .errors import UsageError
@@ -61,15 +62,24 @@ def parse_stride(text: str | None) -> Stride:
     raise UsageError(f"--stride {text!r}: give seconds (2.5) or frames (64f)")
 
 
+def window_count(num_frames: int, span: int, stride: int) -> int:
+    """How many windows a video of ``num_frames`` frames gets (O(1); see :func:`window_starts`)."""
+    if num_frames <= span:
+        return 1
+    last = num_frames - span
+    return last // stride + 1 + (1 if last % stride else 0)
+
+
+def window_start(k: int, num_frames: int, span: int, stride: int) -> int:
+    """First source frame of window ``k``: every ``stride`` frames, the last one aligned with the end."""
+    if num_frames <= span:
+        return 0
+    return min(k * stride, num_frames - span)
+
+
 def window_starts(num_frames: int, span: int, stride: int) -> list[int]:
     """First source frame of every window."""
-    if num_frames <= span:
-        return [0]
-    last = num_frames - span
-    starts = list(range(0, last + 1, stride))
-    if starts[-1] != last:
-        starts.append(last)
-    return starts
+    return [window_start(k, num_frames, span, stride) for k in range(window_count(num_frames, span, stride))]
 
 
 def window_indices(start: int, clip_len: int, interval: int, num_frames: int) -> list[int]:
@@ -95,19 +105,59 @@ def slice_boundaries(starts: list[int], span: int, num_frames: int) -> list[int]
 
 @dataclass(frozen=True)
 class WindowPlan:
-    """All windows of one video."""
+    """All windows of one video, computed on demand: the plan itself takes constant memory
+    whatever frame count a container claims (a 10 KB file may claim a week of video), and a
+    decoder walks it with :meth:`windows` and :meth:`needed_frames`, front to back."""
 
     num_frames: int
+    clip_len: int
+    interval: int
     span: int
     stride: int
-    starts: tuple[int, ...]
-    indices: tuple[tuple[int, ...], ...]
-    bounds: tuple[int, ...]
 
     @property
-    def needed_frames(self) -> list[int]:
-        """Every frame index some window needs, sorted, once each."""
-        return sorted({i for idx in self.indices for i in idx})
+    def count(self) -> int:
+        """Number of windows."""
+        return window_count(self.num_frames, self.span, self.stride)
+
+    def start(self, k: int) -> int:
+        return window_start(k, self.num_frames, self.span, self.stride)
+
+    def window(self, k: int) -> tuple[int, ...]:
+        """Frame indices of window ``k``."""
+        return tuple(window_indices(self.start(k), self.clip_len, self.interval, self.num_frames))
+
+    def windows(self) -> Iterator[tuple[int, tuple[int, ...]]]:
+        """(k, frame indices) of every window, in order."""
+        for k in range(self.count):
+            yield k, self.window(k)
+
+    def needed_frames(self) -> Iterator[int]:
+        """Every frame index some window needs, ascending, once each (lazily: at most one window
+        span of indices is held at a time)."""
+        pending: set[int] = set()
+        n = self.count
+        for k in range(n):
+            pending.update(self.window(k))
+            if k + 1 < n:
+                limit = self.start(k + 1)  # later windows need no frame before their start
+                ready = sorted(i for i in pending if i < limit)
+                pending.difference_update(ready)
+                yield from ready
+        yield from sorted(pending)
+
+    # whole-plan views, for short videos and tests (they take memory in the window count)
+    @property
+    def starts(self) -> tuple[int, ...]:
+        return tuple(self.start(k) for k in range(self.count))
+
+    @property
+    def indices(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(self.window(k) for k in range(self.count))
+
+    @property
+    def bounds(self) -> tuple[int, ...]:
+        return tuple(slice_boundaries(list(self.starts), self.span, self.num_frames))
 
 
 def plan(num_frames: int, clip_len: int, interval: int, stride: Stride, fps: float) -> WindowPlan:
@@ -115,8 +165,4 @@ def plan(num_frames: int, clip_len: int, interval: int, stride: Stride, fps: flo
     if num_frames < 1:
         raise ValueError("a video needs at least one frame")
     span = clip_len * interval
-    step = stride.to_frames(fps, span)
-    starts = window_starts(num_frames, span, step)
-    indices = tuple(tuple(window_indices(s, clip_len, interval, num_frames)) for s in starts)
-    bounds = slice_boundaries(starts, span, num_frames)
-    return WindowPlan(num_frames, span, step, tuple(starts), indices, tuple(bounds))
+    return WindowPlan(num_frames, clip_len, interval, span, stride.to_frames(fps, span))

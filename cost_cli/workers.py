@@ -40,29 +40,15 @@ class DecodeSettings:
 
 # -- the worker side ---------------------------------------------------------------------
 
-def _fault(path: str) -> None:
-    """Test hook: COST_FAULT_INJECT='crash=SUBSTR,hang=SUBSTR,abort=SUBSTR' misbehaves on matching paths."""
-    spec = os.environ.get("COST_FAULT_INJECT", "")
-    for item in filter(None, spec.split(",")):
-        kind, _, pattern = item.partition("=")
-        if pattern and pattern in path:
-            if kind == "crash":
-                os.kill(os.getpid(), signal.SIGSEGV)
-            elif kind == "abort":
-                os.abort()
-            elif kind == "hang":
-                while True:
-                    time.sleep(3600)
-
-
 def decode_video(path: str, s: DecodeSettings, emit) -> None:
     """Decode one video into windows, calling ``emit(kind, payload)`` as results appear.
 
     A retry (true frame count, or decord after OpenCV) is announced with a ``restart`` event:
     the windows sent before it are void."""
+    from . import faults
     from .decode import read_with_fallback
 
-    _fault(path)
+    faults.decoder(path)
     read_with_fallback(path, s.backend, lambda reader: _decode_with(reader, s, emit),
                        on_restart=lambda payload: emit("restart", payload))
 
@@ -74,26 +60,27 @@ def _decode_with(reader, s: DecodeSettings, emit) -> None:
     info = reader.info
     wp = plan(info.num_frames, s.clip_len, s.frame_interval,
               Stride(s.stride_frames, s.stride_seconds), info.fps)
+    n_windows = wp.count  # a number only: windows are planned as the frames arrive
     emit("meta", {"num_frames": info.num_frames, "fps": info.fps, "width": info.width,
                   "height": info.height, "rotation": info.rotation, "backend": info.backend,
-                  "windows": len(wp.starts), "stride": wp.stride})
-    # frames needed by each window; a frame is kept only until the last window using it
-    last_use: dict[int, int] = {}
-    for k, idx in enumerate(wp.indices):
-        for i in idx:
-            last_use[i] = k
+                  "windows": n_windows, "stride": wp.stride})
+    # a frame is kept from its decoding until no later window can use it: later windows start
+    # later, so once window k is out, frames before window k+1's start are dropped
     cache: dict[int, np.ndarray] = {}
-    k = 0
-    n_windows = len(wp.indices)
-    for i, frame in reader.frames(wp.needed_frames):
+    k, idx = 0, wp.window(0)
+    for i, frame in reader.frames(wp.needed_frames()):
         cache[i] = prepare_frame(frame, s.short_side, s.crop_size, s.crops)
-        while k < n_windows and all(j in cache for j in wp.indices[k]):
-            clip = np.stack([cache[j] for j in wp.indices[k]], axis=1)  # (crops, T, S, S, 3)
+        while k < n_windows and all(j in cache for j in idx):
+            clip = np.stack([cache[j] for j in idx], axis=1)  # (crops, T, S, S, 3)
             emit("window", (k, clip))
-            for j in wp.indices[k]:
-                if last_use[j] == k:
-                    cache.pop(j, None)
             k += 1
+            if k < n_windows:
+                idx = wp.window(k)
+                first = wp.start(k)
+                for j in [j for j in cache if j < first]:
+                    del cache[j]
+            else:
+                cache.clear()
     if k < n_windows:
         from .errors import DecodeError
 
