@@ -15,8 +15,10 @@ import click
 import typer
 
 from . import __version__
+from . import console
 from .console import error
-from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Terminated, describe, on_signal
+from .errors import (EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Terminated, clear_signals, describe,
+                     on_signal)
 
 app = typer.Typer(
     name="cost",
@@ -63,44 +65,64 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``cost`` console script and ``python -m cost_cli``."""
+    """Entry point of the ``cost`` console script and ``python -m cost_cli``.
+
+    Exits with the command's status (``SystemExit``). What it changes for the run, its signal
+    handlers, the remembered signals and the quiet flag, is put back before it returns, so a
+    program (or a test) may call it again in the same process."""
     debug = os.environ.get("COST_DEBUG", "") not in ("", "0")
     # torch's OpenMP threads spin while idle; next to decode workers on the same cores that
     # spinning took 35-40% of labeling throughput (BENCHMARKS.md). Set before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)  # raises KeyboardInterrupt, and remembers it
+    clear_signals()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     code = 0
+    try:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)  # raises KeyboardInterrupt, and remembers it
+        code = _run(argv, debug)
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        clear_signals()
+        console.set_quiet(False)
+    sys.exit(code)
+
+
+def _run(argv: list[str] | None, debug: bool) -> int:
+    """Run one command; every exception becomes a message and an exit status."""
     try:
         _register()
         rv = app(args=argv, prog_name="cost", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
         if code == EXIT_INTERRUPTED:  # Typer returns 130 for a Ctrl-C it caught itself
             error("interrupted; run the same command again to resume")
+        return code
     except click.exceptions.Exit as exc:
-        code = exc.exit_code
-        if code == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into a silent Exit(130)
+        if exc.exit_code == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into a silent Exit(130)
             error("interrupted; run the same command again to resume")
+        return exc.exit_code
     except click.exceptions.Abort:
         error("interrupted")
-        code = EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED
     except click.exceptions.ClickException as exc:
         exc.show()
-        code = exc.exit_code if exc.exit_code else EXIT_USAGE
+        return exc.exit_code if exc.exit_code else EXIT_USAGE
     except KeyboardInterrupt:
         error("interrupted; run the same command again to resume")
-        code = EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED
     except Terminated:
         error("terminated; run the same command again to resume")
-        code = EXIT_TERMINATED
+        return EXIT_TERMINATED
     except BrokenPipeError:
         # the reader of our stdout went away (`cost label ... | head`): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        code = 1
+        return 1
     except Exception as exc:  # noqa: BLE001 - the one place that maps everything
         message, hint, code = describe(exc)
         if debug:
             traceback.print_exc()
         error(message, hint)
-    sys.exit(code)
+        return code

@@ -116,5 +116,11 @@ def on_signal(signum, frame) -> None:  # pragma: no cover - exercised in subproc
 
 
 def raise_if_signalled() -> None:
+    """Raise the signal a handler saw (if any) again: for loops that may have lost it."""
     if _signalled:
         raise _signalled[0]()
+
+
+def clear_signals() -> None:
+    """Forget the signals seen so far (each CLI run starts clean)."""
+    _signalled.clear()

@@ -1,30 +1,45 @@
 """The journal beside an output file: what is done, what failed, with which settings.
 
-``OUT.cost-journal`` is JSON Lines. The first line is a header (the run's fingerprint, the
-output format, the committed length of the output). Each later line records one video: its
-identity (path, size, mtime), status (done / failed and why), rows written and the length of
-the output once its rows were committed. A video is committed by appending its rows to the
-output, fsync, then appending its journal line, fsync. On start the output is cut back to the
-length the last complete journal line names, so after a kill at any instant the output holds
-each video's rows completely or not at all, and never twice.
+``OUT.cost-journal`` is JSON Lines. The first line is a header (journal version, output format,
+the run's fingerprint, and ``out_end``: where the first video's rows start, after the CSV
+header). Each later line records one video: ``video`` (the path as the rows show it), ``id``
+(its identity: absolute, symbolic links resolved; see :mod:`cost_cli.sources`), its size and
+mtime, status (done / failed and why), rows written, and ``out_end``, the length of the output
+once its rows were committed. A video is committed by appending its rows to the output, fsync,
+then appending its journal line, fsync.
+
+On start the output is cut back to the length the last journal line names, so after a kill at
+any instant the output holds each video's rows completely or not at all, and never twice. Only
+an unterminated last line is a kill's tail (dropped); a damaged line anywhere else is refused
+(:class:`~cost_cli.errors.ResumeError`, exit 2, naming the line) and nothing is cut. The journal
+itself is created whole (written beside and renamed into place), so a kill before the first
+video leaves either no journal or a header with no records; both resume.
+
+Reading and resuming are linear in the number of records (a million records read in seconds).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import OutputError, ResumeError
 
 SUFFIX = ".cost-journal"
-JOURNAL_VERSION = 1
+LOCK_SUFFIX = ".cost-lock"
+JOURNAL_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 records have no ``id``: it is computed from ``video``
+STATUSES = ("done", "failed")
 
 
-@dataclass
+@dataclass(slots=True)
 class VideoRecord:
-    video: str
+    """One video's journal line."""
+
+    video: str  # the path as the rows show it
     status: str  # done | failed
     size: int | None = None
     mtime: float | None = None
@@ -33,20 +48,39 @@ class VideoRecord:
     reason: str = ""
     error_class: str = ""
     doc: dict | None = None  # the video's JSON entry (json format)
+    id: str = ""  # identity (absolute, symlinks resolved); '' only before it is filled in
+
+    def to_json(self) -> dict:
+        """The journal line's object (None fields left out)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+_FIELDS = frozenset(f.name for f in fields(VideoRecord))
 
 
 @dataclass
 class JournalState:
+    """A parsed journal: header facts and the records by identity, in commit order (a video
+    committed again, e.g. failed then retried, moves to the end: the latest commit wins)."""
+
     fingerprint: dict
     format: str
     out_end: int
-    records: dict[str, VideoRecord] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)  # videos in commit order (latest commit wins)
     header_end: int = 0  # where the first video's rows start (after the CSV header)
+    records: dict[str, VideoRecord] = field(default_factory=dict)
+
+    def add(self, record: VideoRecord) -> None:
+        self.records.pop(record.id, None)
+        self.records[record.id] = record
+        self.out_end = max(self.out_end, record.out_end)
 
 
 def journal_path(out: str | os.PathLike) -> Path:
     return Path(os.fspath(out) + SUFFIX)
+
+
+def lock_path(out: str | os.PathLike) -> Path:
+    return Path(os.fspath(out) + LOCK_SUFFIX)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -62,54 +96,188 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _normal_model(value):
+    """The fingerprint's model source, spelled one way: a folder or file by its identity."""
+    if isinstance(value, str) and value and os.path.exists(value):
+        return os.path.realpath(value)
+    return value
+
+
 def fingerprint_diff(old: dict, new: dict) -> list[str]:
-    """Human lines for every setting that differs."""
+    """Human lines for every setting that differs (a model given as a path compares by identity)."""
     keys = sorted(set(old) | set(new))
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    out = []
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        if k == "model" and _normal_model(a) == _normal_model(b):
+            continue
+        if a != b:
+            out.append(f"{k}: {a!r} -> {b!r}")
+    return out
 
 
-def read_journal(path: Path) -> tuple[JournalState | None, int]:
-    """Parse a journal; returns (state, length of its complete lines)."""
-    data = path.read_bytes()
-    state: JournalState | None = None
-    good = 0
-    pos = 0
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            break  # a partial last line: the process died while writing it
-        line = data[pos:nl]
-        try:
-            rec = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            break
-        line_no = data.count(b"\n", 0, pos) + 1
-        bad = ResumeError(f"{path}: not a cost journal, or damaged (line {line_no})",
+def header_line(fmt: str, fingerprint: dict, out_end: int) -> str:
+    """A journal's first line (without its newline)."""
+    return json.dumps({"journal": JOURNAL_VERSION, "format": fmt, "fingerprint": fingerprint,
+                       "out_end": out_end}, ensure_ascii=True)
+
+
+def _damaged(path: Path, line_no: int, what: str = "damaged") -> ResumeError:
+    return ResumeError(f"{path}: {what} at line {line_no}; nothing was changed",
+                       hint="pass --overwrite to start over (it replaces the output), or choose another --out")
+
+
+def _header(path: Path, line: bytes) -> JournalState:
+    try:
+        rec = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _damaged(path, 1, "not a cost journal, or damaged") from None
+    if not isinstance(rec, dict) or "journal" not in rec:
+        raise _damaged(path, 1, "not a cost journal, or damaged")
+    if rec.get("journal") not in READABLE_VERSIONS:
+        raise ResumeError(f"{path}: not a cost journal (or written by another version: {rec.get('journal')!r})",
                           hint="pass --overwrite to start over")
-        if not isinstance(rec, dict):
-            raise bad
-        if state is None:
-            if rec.get("journal") != JOURNAL_VERSION:
-                raise ResumeError(f"{path}: not a cost journal (or written by another version)",
-                                  hint="pass --overwrite to start over")
-            if not (isinstance(rec.get("fingerprint"), dict) and isinstance(rec.get("format"), str)
-                    and isinstance(rec.get("out_end"), int)):
-                raise bad
-            state = JournalState(rec["fingerprint"], rec["format"], int(rec["out_end"]),
-                                 header_end=int(rec["out_end"]))
-        else:
-            if not (isinstance(rec.get("video"), str) and rec.get("status") in ("done", "failed")
-                    and isinstance(rec.get("out_end", 0), int)):
-                raise bad
-            vr = VideoRecord(**{k: rec[k] for k in rec if k in VideoRecord.__dataclass_fields__})
-            state.records[vr.video] = vr
-            if vr.video in state.order:
-                state.order.remove(vr.video)
-            state.order.append(vr.video)
-            state.out_end = max(state.out_end, vr.out_end)
-        pos = nl + 1
-        good = pos
+    if not (isinstance(rec.get("fingerprint"), dict) and isinstance(rec.get("format"), str)
+            and isinstance(rec.get("out_end"), int)):
+        raise _damaged(path, 1)
+    return JournalState(rec["fingerprint"], rec["format"], int(rec["out_end"]), header_end=int(rec["out_end"]))
+
+
+def _record(path: Path, line_no: int, rec, ids) -> VideoRecord:
+    if not (isinstance(rec, dict) and isinstance(rec.get("video"), str) and rec.get("status") in STATUSES
+            and isinstance(rec.get("out_end", 0), int) and isinstance(rec.get("id", ""), str)):
+        raise _damaged(path, line_no)
+    try:
+        vr = VideoRecord(**{k: v for k, v in rec.items() if k in _FIELDS})
+    except TypeError:
+        raise _damaged(path, line_no) from None
+    if not vr.id:  # a version 1 journal: the identity of the path as it was written
+        vr.id = ids.of(vr.video)
+    return vr
+
+
+def read_journal(path: str | os.PathLike) -> tuple[JournalState | None, int]:
+    """Parse a journal: (state, length of its complete lines).
+
+    ``state`` is None when not even the header line is complete (a kill while the journal was
+    being created by an older version). An unterminated last line (a kill mid-write) is left out
+    of the length; any other damaged line raises ResumeError naming its line number."""
+    from .sources import Identities
+
+    path = Path(path)
+    data = path.read_bytes()
+    good = data.rfind(b"\n") + 1  # everything after the last newline is a kill's tail
+    if good == 0:
+        return None, 0
+    lines = data[:good - 1].split(b"\n")
+    state = _header(path, lines[0])
+    body = lines[1:]
+    if not body:
+        return state, good
+    ids = Identities()
+    # one parse for all lines (a million records in about a second); a damaged line makes it
+    # fail or miscount, and the slow path below finds which line it is
+    objs = None
+    if all(body):
+        try:
+            objs = json.loads(b"[" + b",".join(body) + b"]")
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            objs = None
+        if objs is not None and len(objs) != len(body):
+            objs = None
+    if objs is None:
+        objs = []
+        for n, line in enumerate(body, start=2):
+            try:
+                objs.append(json.loads(line))
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                raise _damaged(path, n) from None
+    for n, rec in enumerate(objs, start=2):
+        state.add(_record(path, n, rec, ids))
     return state, good
+
+
+_TMP = re.compile(r"\.tmp-\d+$")
+
+
+def remove_stale_temporaries(out: str | os.PathLike) -> list[Path]:
+    """Delete ``OUT.tmp-PID`` files left by killed runs (call while holding the output's lock)."""
+    p = Path(out)
+    parent = p.parent if str(p.parent) else Path(".")
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    prefix = p.name + ".tmp-"
+    for name in names:
+        if name.startswith(prefix) and _TMP.search(name):
+            try:
+                os.unlink(parent / name)
+                removed.append(parent / name)
+            except OSError:
+                pass
+    return removed
+
+
+class OutputLock:
+    """One run at a time per output: an exclusive ``flock`` on ``OUT.cost-lock``, removed by the
+    run that holds it when it ends (after checking the file it locked is still the one named
+    there, so two runs can never hold locks on two different files of that name)."""
+
+    def __init__(self, out: str | os.PathLike) -> None:
+        import fcntl
+
+        self.path = lock_path(out)
+        self.out = Path(out)
+        for _ in range(100):
+            try:
+                f = open(self.path, "a+b")
+            except PermissionError:
+                raise OutputError(f"{self.out}: permission denied (read-only location?)") from None
+            except OSError as exc:
+                raise OutputError(f"{self.out}: cannot write beside it ({exc.strerror})") from None
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                raise OutputError(f"{self.out}: another cost label run is writing it",
+                                  hint="wait for it to finish, or choose another --out") from None
+            try:
+                same = os.fstat(f.fileno()).st_ino == os.stat(self.path).st_ino
+            except OSError:
+                same = False
+            if same:
+                self._f = f
+                return
+            f.close()  # the holder removed the file between our open and our lock: try again
+        raise OutputError(f"{self.out}: cannot take the lock {self.path.name}")
+
+    def release(self) -> None:
+        """Remove the lock file, then let go of the lock."""
+        if self._f is None:
+            return
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        try:
+            self._f.close()
+        except OSError:
+            pass
+        self._f = None
+
+
+def _is_header_prefix(out: Path, header: bytes) -> bool:
+    """Whether ``out`` is missing, empty, or holds nothing but (a prefix of) our header."""
+    try:
+        size = out.stat().st_size
+    except FileNotFoundError:
+        return True
+    if size > len(header):
+        return False
+    with open(out, "rb") as f:
+        return header.startswith(f.read(size))
 
 
 class Journal:
@@ -120,44 +288,32 @@ class Journal:
         self.path = journal_path(out)
         self.fmt = fmt
         self.fingerprint = fingerprint
+        self.header = header.encode("utf-8") if fmt != "json" else b""
         self.state: JournalState
         self._out_f = None
         self._j_f = None
-        self._lock_f = None
-        self._lock()
+        self._lock: OutputLock | None = None
+        self._check_place()
+        self._lock = OutputLock(self.out)
         try:
-            self._open(header, overwrite)
+            remove_stale_temporaries(self.out)
+            remove_stale_temporaries(self.path)
+            self._open(overwrite)
         except BaseException:
             self.close()
             raise
 
-    def _lock(self) -> None:
-        """One run at a time per output: a second one would append the same videos again."""
-        import fcntl
-
-        lock = Path(os.fspath(self.out) + ".cost-lock")
-        try:
-            self._lock_f = open(lock, "a+b")
-        except PermissionError:
-            raise OutputError(f"{self.out}: permission denied (read-only location?)") from None
-        except OSError as exc:
-            raise OutputError(f"{self.out}: cannot write beside it ({exc.strerror})") from None
-        try:
-            fcntl.flock(self._lock_f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._lock_f.close()
-            self._lock_f = None
-            raise OutputError(f"{self.out}: another cost label run is writing it",
-                              hint="wait for it to finish, or choose another --out") from None
-
-    # -- opening -----------------------------------------------------------------------
-    def _open(self, header: str, overwrite: bool) -> None:
-        out, jp = self.out, self.path
+    def _check_place(self) -> None:
+        out = self.out
         if out.exists() and out.is_dir():
             raise OutputError(f"{out}: is a directory")
         parent = out.parent if str(out.parent) else Path(".")
         if not parent.is_dir():
             raise OutputError(f"{out}: the folder {parent} does not exist")
+
+    # -- opening -----------------------------------------------------------------------
+    def _open(self, overwrite: bool) -> None:
+        out, jp = self.out, self.path
         if overwrite:
             for p in (out, jp):
                 try:
@@ -167,14 +323,19 @@ class Journal:
                 except OSError as exc:
                     raise OutputError(f"{p}: cannot remove ({exc.strerror})") from None
         try:
-            if jp.exists():
-                self._resume()
+            state, good = read_journal(jp) if jp.exists() else (None, 0)
+            if state is not None:
+                self._resume(state, good)
+            elif _is_header_prefix(out, self.header):
+                self._fresh()  # never started, or killed before its first video: start (again)
+            elif jp.exists():
+                raise ResumeError(f"{jp}: a journal with no complete header, beside an output that holds "
+                                  "more than a header; refusing to guess",
+                                  hint="pass --overwrite to start over, or choose another --out")
             else:
-                if out.exists() and out.stat().st_size > 0:
-                    raise ResumeError(f"{out} already exists and has no journal ({jp.name}); "
-                                      "refusing to overwrite it",
-                                      hint="pass --overwrite to replace it, or choose another --out")
-                self._fresh(header)
+                raise ResumeError(f"{out} already exists and has no journal ({jp.name}); "
+                                  "refusing to overwrite it",
+                                  hint="pass --overwrite to replace it, or choose another --out")
         except PermissionError as exc:
             raise OutputError(f"{exc.filename or out}: permission denied (read-only location?)") from None
         except OSError as exc:
@@ -182,27 +343,27 @@ class Journal:
                 raise
             raise OutputError(f"{exc.filename or out}: {exc.strerror or exc}") from None
 
-    def _fresh(self, header: str) -> None:
-        data = header.encode("utf-8") if self.fmt != "json" else b""
-        with open(self.out, "wb") as f:
-            f.write(data)
+    def _fresh(self) -> None:
+        """A new journal (created whole: written beside, then renamed), then the output's header."""
+        from . import faults
+
+        tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        with open(tmp, "wb") as f:
+            f.write((header_line(self.fmt, self.fingerprint, len(self.header)) + "\n").encode("ascii"))
             f.flush()
             os.fsync(f.fileno())
-        head = {"journal": JOURNAL_VERSION, "format": self.fmt, "fingerprint": self.fingerprint,
-                "out_end": len(data)}
-        with open(self.path, "wb") as f:
-            f.write((json.dumps(head, ensure_ascii=True) + "\n").encode("ascii"))
-            f.flush()
-            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        faults.stall("journal-created")
+        if self.fmt != "json":
+            with open(self.out, "wb") as f:
+                f.write(self.header)
+                f.flush()
+                os.fsync(f.fileno())
         _fsync_dir(self.out)
-        self.state = JournalState(self.fingerprint, self.fmt, len(data), header_end=len(data))
+        self.state = JournalState(self.fingerprint, self.fmt, len(self.header), header_end=len(self.header))
         self._open_append()
 
-    def _resume(self) -> None:
-        state, good = read_journal(self.path)
-        if state is None:
-            raise ResumeError(f"{self.path}: empty or unreadable journal",
-                              hint="pass --overwrite to start over")
+    def _resume(self, state: JournalState, good: int) -> None:
         if state.format != self.fmt:
             raise ResumeError(f"{self.out} was written as {state.format}, not {self.fmt}",
                               hint="use the same --format, or pass --overwrite to start over")
@@ -211,6 +372,9 @@ class Journal:
             raise ResumeError(f"{self.out} was made with other settings ({'; '.join(diff)})",
                               hint="rerun with the same settings to resume, pass --overwrite to start "
                                    "over, or choose another --out")
+        if not state.records and _is_header_prefix(self.out, self.header):
+            self._fresh()  # killed before its first video was committed
+            return
         if self.fmt != "json":
             size = self.out.stat().st_size if self.out.exists() else -1
             if size < state.out_end:
@@ -229,12 +393,19 @@ class Journal:
         self._j_f = open(self.path, "ab")
 
     # -- queries -----------------------------------------------------------------------
-    def status(self, video: str) -> VideoRecord | None:
-        return self.state.records.get(video)
+    def status(self, ident: str) -> VideoRecord | None:
+        """The latest record of the video with this identity, if any."""
+        return self.state.records.get(ident)
+
+    def records(self) -> list[VideoRecord]:
+        """Every video's latest record, in commit order."""
+        return list(self.state.records.values())
 
     # -- commits -----------------------------------------------------------------------
     def commit(self, record: VideoRecord, rows_text: str = "") -> None:
         """Append a video's rows (fsync), then its journal line (fsync)."""
+        if not record.id:
+            raise ValueError("a journal record needs the video's identity")
         try:
             if self._out_f is not None and rows_text:
                 data = rows_text.encode("utf-8", "surrogateescape")
@@ -242,8 +413,7 @@ class Journal:
                 self._out_f.flush()
                 os.fsync(self._out_f.fileno())
             record.out_end = self._out_f.tell() if self._out_f is not None else 0
-            line = json.dumps({k: v for k, v in record.__dict__.items() if v is not None},
-                              ensure_ascii=True) + "\n"
+            line = json.dumps(record.to_json(), ensure_ascii=True, allow_nan=False) + "\n"
             self._j_f.write(line.encode("ascii"))
             self._j_f.flush()
             os.fsync(self._j_f.fileno())
@@ -251,10 +421,7 @@ class Journal:
             self._rollback()
             raise OutputError(f"{self.out}: cannot write ({exc.strerror or exc}); "
                               "the output keeps every video committed before this one") from None
-        self.state.records[record.video] = record
-        if record.video in self.state.order:
-            self.state.order.remove(record.video)
-        self.state.order.append(record.video)
+        self.state.add(record)
         self.state.out_end = record.out_end
 
     def _rollback(self) -> None:
@@ -272,10 +439,14 @@ class Journal:
             pass
 
     def close(self) -> None:
-        for f in (self._out_f, self._j_f, self._lock_f):
+        """Close the files and release the lock (its file is removed)."""
+        for f in (self._out_f, self._j_f):
             if f is not None:
                 try:
-                    f.close()  # closing the lock file releases the lock
+                    f.close()
                 except OSError:
                     pass
-        self._out_f = self._j_f = self._lock_f = None
+        self._out_f = self._j_f = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

@@ -14,8 +14,10 @@ SIZES = {339: "mit", 400: "k400"}
 
 def builtin_labels(name: str) -> list[str]:
     """The class list ``mit`` or ``k400``, in the order the official models index them."""
+    from .model.folder import split_labels
+
     text = resources.files("cost_cli").joinpath("data", "labels", BUILTIN[name]).read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    return split_labels(text)
 
 
 def resolve_labels(spec: str) -> tuple[list[str], str]:
@@ -29,7 +31,6 @@ def resolve_labels(spec: str) -> tuple[list[str], str]:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--labels {spec}: unreadable ({exc})") from None
-    labels = [line.strip() for line in text.splitlines()]
-    while labels and not labels[-1]:
-        labels.pop()
-    return labels, p.stem
+    from .model.folder import split_labels
+
+    return split_labels(text), p.stem

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import math
 import os
-import sys
+import stat
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import console
-from .errors import EXIT_FAILED, EXIT_OK, OutputError, UsageError, raise_if_signalled
-from .journal import Journal, VideoRecord
+from .errors import EXIT_FAILED, EXIT_OK, ConfigError, OutputError, UsageError, raise_if_signalled
+from .journal import Journal, VideoRecord, journal_path, lock_path
 from .sampling import Stride
 from .segments import make_segments
-from .sources import discover, file_identity
-from .writers import SCHEMA_VERSION, dumps, row_format, run_document, video_document
+from .sources import Found, discover, identity
+from .writers import SCHEMA_VERSION, dumps, row_format, run_document, video_document, write_atomic
 
 
 @dataclass
@@ -54,6 +54,28 @@ class LabelConfig:
     def to_stdout(self) -> bool:
         return self.out is None or self.out == "-"
 
+    @property
+    def streamed(self) -> bool:
+        """Results written as they come, with no journal and no resume: stdout, or an --out that
+        is not a regular file (see :func:`output_kind`)."""
+        return output_kind(self.out) != "file"
+
+
+def output_kind(out: str | None) -> str:
+    """``stdout`` (no --out, or ``-``); ``stream`` (a path under /dev or /proc, such as
+    /dev/null or /dev/stdout, or an existing file that is not a regular file: a FIFO, a
+    terminal, a socket), written as it goes like stdout, with no journal and no lock beside it;
+    else ``file`` (journaled and resumable)."""
+    if out is None or out == "-":
+        return "stdout"
+    if out.startswith(("/dev/", "/proc/")) or os.path.realpath(out).startswith(("/dev/", "/proc/")):
+        return "stream"
+    try:
+        st = os.stat(out)
+    except OSError:
+        return "file"
+    return "file" if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) else "stream"
+
 
 def check_options(cfg: LabelConfig) -> None:
     """Reject conflicting or impossible options before any work."""
@@ -69,14 +91,14 @@ def check_options(cfg: LabelConfig) -> None:
         raise UsageError("--workers must be 0 (one per core) or more")
     if not 0.0 <= cfg.min_score <= 1.0:
         raise UsageError("--min-score must be between 0 and 1")
-    if cfg.decode_timeout <= 0:
-        raise UsageError("--decode-timeout must be positive")
+    if not math.isfinite(cfg.decode_timeout) or cfg.decode_timeout <= 0:
+        raise UsageError(f"--decode-timeout must be a positive number of seconds, not {cfg.decode_timeout:g}")
     if cfg.decoder not in ("auto", "decord", "opencv"):
         raise UsageError(f"--decoder {cfg.decoder!r}: expected auto, decord or opencv")
-    if cfg.to_stdout and cfg.overwrite:
-        raise UsageError("--overwrite needs --out FILE (results on stdout are never resumed)")
-    if cfg.to_stdout and cfg.retry_failed:
-        raise UsageError("--retry-failed needs --out FILE (results on stdout are never resumed)")
+    if cfg.streamed and cfg.overwrite:
+        raise UsageError("--overwrite needs --out FILE (results on stdout or a stream are never resumed)")
+    if cfg.streamed and cfg.retry_failed:
+        raise UsageError("--retry-failed needs --out FILE (results on stdout or a stream are never resumed)")
     if not cfg.inputs:
         raise UsageError("no inputs: give files, folders, globs, or - to read paths from stdin")
     if cfg.devices is not None:
@@ -106,37 +128,68 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def in_shard(path: str, shard: tuple[int, int] | None) -> bool:
-    """Stable partition by a hash of the path: adding files moves none of the others."""
+def in_shard(ident: str, shard: tuple[int, int] | None) -> bool:
+    """Stable partition by a hash of the video's identity (absolute, symlinks resolved: however
+    each task spells the inputs, a video lands in one shard); adding files moves none of the others."""
     if shard is None:
         return True
     import hashlib
 
     i, n = shard
-    h = int.from_bytes(hashlib.sha1(os.fsencode(path)).digest()[:8], "big")
+    h = int.from_bytes(hashlib.sha1(os.fsencode(ident)).digest()[:8], "big")
     return h % n == i - 1
 
 
 @dataclass
 class _Video:
-    key: str
+    """One video of the run, from its decoding to its commit."""
+
+    key: str  # identity (absolute, symlinks resolved): what the journal and shards key on
     index: int
     size: int | None
     mtime: float | None
+    path: str = ""  # as the user reached it: decoded, and shown in the rows
     meta: dict | None = None
-    probs: np.ndarray | None = None
+    probs: np.ndarray | None = None  # (windows, classes) once complete
     shares: np.ndarray | None = None
+    rows: dict | None = None  # window -> (probs, shares) while results arrive
     received: int = 0
     inferred: int = 0
     done: dict | None = None
     error: dict | None = None
     generation: int = 0  # bumped on a restart: results of windows sent before it are dropped
 
+    def __post_init__(self) -> None:
+        self.path = self.path or self.key
+
     @property
     def complete(self) -> bool:
         if self.error is not None:
             return True
         return self.done is not None and self.meta is not None and self.inferred == self.meta["windows"]
+
+    def restart(self) -> None:
+        """The decoder starts over (true frame count, or another decoder)."""
+        self.meta, self.probs, self.shares, self.rows, self.received, self.inferred = None, None, None, None, 0, 0
+        self.generation += 1
+
+    def put(self, k: int, probs: np.ndarray, shares: np.ndarray | None) -> None:
+        """Window ``k``'s result. Kept per window: memory follows the windows that arrive, not
+        the count a container's header claims."""
+        if self.rows is None:
+            self.rows = {}
+        self.rows[k] = (probs, shares)
+        self.inferred += 1
+
+    def assemble(self, views: bool) -> None:
+        """Stack the windows' results into ``probs`` (and ``shares``) once all are in."""
+        if self.rows is None:
+            return
+        n = self.meta["windows"]
+        self.probs = np.stack([self.rows[k][0] for k in range(n)]).astype(np.float32, copy=False)
+        if views and all(self.rows[k][1] is not None for k in range(n)):
+            self.shares = np.stack([self.rows[k][1] for k in range(n)]).astype(np.float32, copy=False)
+        self.rows = None
 
 
 @dataclass
@@ -214,6 +267,49 @@ class _Progress:
             self.bar.stop()
 
 
+def check_written_paths(cfg: LabelConfig, videos: list[Found]) -> None:
+    """Every file the run writes (output, journal, lock, errors file, temporaries) must differ
+    from the others and from every input video: else exit 2 naming both, before any work."""
+    written: list[tuple[str, str]] = []  # (what, path)
+    if output_kind(cfg.out) == "file":
+        written += [("--out", cfg.out), ("the journal", os.fspath(journal_path(cfg.out))),
+                    ("the lock", os.fspath(lock_path(cfg.out)))]
+    if cfg.errors_file:
+        if output_kind(cfg.errors_file) == "file":
+            written.append(("--errors", cfg.errors_file))
+        elif _same_stream(cfg.errors_file, cfg.out):
+            raise UsageError(f"--errors {cfg.errors_file} is where the results go (--out {cfg.out or '-'}): "
+                             "failures would be mixed into the results", hint="write --errors to a file")
+    seen: dict[str, tuple[str, str]] = {}
+    for what, path in written:
+        ident = identity(path)
+        if ident in seen:
+            other, other_path = seen[ident]
+            raise UsageError(f"{what} {path} is the same file as {other} {other_path}",
+                             hint="give each output its own file")
+        seen[ident] = (what, path)
+    for v in videos:
+        hit = seen.get(v.ident)
+        if hit is not None:
+            raise UsageError(f"{hit[0]} {hit[1]} is one of the input videos ({v.path}); "
+                             "writing it would destroy it", hint="choose another file name")
+
+
+def _same_stream(a: str | None, b: str | None) -> bool:
+    """Whether two stream outputs (``-`` is stdout) are one file (/dev/null excepted: it keeps nothing)."""
+    def st(path):
+        try:
+            return os.stat("/dev/stdout" if path in (None, "-") else path)
+        except OSError:
+            return None
+
+    sa, sb = st(a), st(b)
+    if sa is None or sb is None or (sa.st_dev, sa.st_ino) != (sb.st_dev, sb.st_ino):
+        return False
+    null = st(os.devnull)
+    return not (null is not None and (sa.st_dev, sa.st_ino) == (null.st_dev, null.st_ino))
+
+
 def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     """Run a labeling job; returns the summary (its ``exit_code`` is the command's)."""
     from .inference import pick_device, pick_dtype, precision_class
@@ -224,11 +320,12 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     summary = Summary()
     videos, problems = discover(cfg.inputs, stdin, cfg.null)
     if cfg.shard is not None:
-        videos = [v for v in videos if in_shard(v, cfg.shard)]
-        problems = [p for p in problems if in_shard(p.path, cfg.shard)]
+        videos = [v for v in videos if in_shard(v.ident, cfg.shard)]
+        problems = [p for p in problems if in_shard(identity(p.path), cfg.shard)]
     if not videos and not problems:
         raise UsageError("no videos found in the inputs",
                          hint="folders are searched for video extensions (.mp4, .mkv, .webm, ...)")
+    check_written_paths(cfg, videos)
     from .inference import pick_devices
 
     if cfg.engine == "ray":  # the model runs on the cluster's machines, not necessarily this one's
@@ -249,15 +346,20 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     if cfg.batch_size == 0:
         cfg.batch_size = AUTO_BATCH.get(device.type, 8)
     model = load_model(cfg.model, warn=console.warn)
+    if cfg.views and not model.cost_layers():
+        raise ConfigError(f"--views: {model.config.name or model.source} ({model.arch.name}) has no CoST "
+                          "layers, so there are no view shares to report",
+                          hint="leave out --views, or use a CoST model (`cost models`)")
     mc = model.config
     fp = fingerprint(cfg, model, precision_class(dtype))
     fmt = row_format(cfg.fmt, cfg.views) if cfg.fmt != "json" else None
+    sink = None if not cfg.streamed else _open_stream(cfg.out)
     journal = None
-    if not cfg.to_stdout:
+    if sink is None:
         journal = Journal(cfg.out, cfg.fmt, fp, fmt.header() if fmt else "", cfg.overwrite)
     try:
         errors_f = _open_errors(cfg.errors_file)
-        stdout_json: list[dict] = []
+        stream_json: list[dict] = []
         failed_docs: list[dict] = []
 
         def report_failure(path: str, reason: str, error_class: str) -> None:
@@ -274,26 +376,26 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
 
         # what to do for each video
         work: list[_Video] = []
-        for path in videos:
-            size, mtime = file_identity(path)
-            rec = journal.status(path) if journal else None
+        for found in videos:
+            rec = journal.status(found.ident) if journal else None
             if rec is not None and rec.status == "done":
                 summary.skipped += 1
-                if (size, mtime) != (rec.size, rec.mtime) and size is not None:
-                    console.warn(f"{path}: changed since it was labeled; kept the old rows "
+                if (found.size, found.mtime) != (rec.size, rec.mtime) and found.size is not None:
+                    console.warn(f"{found.path}: changed since it was labeled; kept the old rows "
                                  "(use --overwrite to relabel everything)")
                 continue
             if rec is not None and rec.status == "failed" and not cfg.retry_failed:
                 summary.failed += 1
-                failed_docs.append({"video": path, "reason": rec.reason, "error_class": rec.error_class})
+                failed_docs.append({"video": found.path, "reason": rec.reason, "error_class": rec.error_class})
                 if errors_f is not None:
-                    errors_f.write((dumps({"video": path, "reason": rec.reason, "error_class": rec.error_class,
-                                           "previous_run": True}) + "\n").encode("utf-8"))
+                    errors_f.write((dumps({"video": found.path, "reason": rec.reason,
+                                           "error_class": rec.error_class, "previous_run": True})
+                                    + "\n").encode("utf-8"))
                     errors_f.flush()
                 continue
-            work.append(_Video(path, len(work), size, mtime))
-        if cfg.to_stdout and fmt is not None:
-            console.stdout_write(fmt.header())
+            work.append(_Video(found.ident, len(work), found.size, found.mtime, path=found.path))
+        if sink is not None and fmt is not None:
+            sink.write(fmt.header())
 
         if summary.skipped:
             console.info(f"resuming {cfg.out}: {summary.skipped} video(s) already labeled")
@@ -313,7 +415,7 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
                     outcomes = local_outcomes(cfg, work, model, devices, dtype, on_batch=progress.tick)
                 try:
                     _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_failure,
-                                     stdout_json, progress, t0)
+                                     stream_json, progress, t0, sink)
                 finally:
                     outcomes.close()  # stops the engine's workers now, also on Ctrl-C or an error
         finally:
@@ -326,24 +428,67 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
             model_doc = {"source": fp["model"], "weights_sha256": fp["weights_sha256"], "arch": mc.arch,
                          "dataset": mc.dataset, "num_classes": model.num_classes}
             if journal is not None:
-                docs = [journal.state.records[k].doc for k in journal.state.order
-                        if journal.state.records[k].status == "done"]
+                records = journal.records()
+                docs = [r.doc for r in records if r.status == "done"]
                 failed = [{"video": p.path, "reason": p.reason, "error_class": "InputError"} for p in problems]
-                failed += [{"video": k, "reason": journal.state.records[k].reason,
-                            "error_class": journal.state.records[k].error_class}
-                           for k in journal.state.order if journal.state.records[k].status == "failed"]
-                _write_atomic(cfg.out, run_document(settings_doc, model_doc, docs, failed))
+                failed += [{"video": r.video, "reason": r.reason, "error_class": r.error_class}
+                           for r in records if r.status == "failed"]
+                write_atomic(cfg.out, run_document(settings_doc, model_doc, docs, failed))
             else:
-                console.stdout_write(run_document(settings_doc, model_doc, stdout_json, failed_docs))
+                sink.write(run_document(settings_doc, model_doc, stream_json, failed_docs))
     finally:
         if journal is not None:
             journal.close()
+        if sink is not None:
+            sink.close()
     summary.seconds = time.monotonic() - t0
     return summary
 
 
-def _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_failure, stdout_json,
-                     progress, t0) -> None:
+class _Stream:
+    """Where rows go when they are not journaled: stdout, or a device or FIFO given as --out."""
+
+    def __init__(self, f=None) -> None:
+        self._f = f  # None: stdout
+
+    def write(self, text: str) -> None:
+        if self._f is None:
+            console.stdout_write(text)
+            return
+        self._f.write(text.encode("utf-8", "surrogateescape"))
+        self._f.flush()
+
+    def close(self) -> None:
+        if self._f is not None:
+            try:
+                self._f.close()
+            except OSError:
+                pass
+            self._f = None
+
+
+def _open_stream(out: str | None) -> _Stream:
+    """stdout, or --out opened as a stream. A FIFO nobody reads is refused at once (opening it
+    for writing would wait for a reader forever)."""
+    if output_kind(out) == "stdout":
+        return _Stream()
+    import errno
+    import fcntl
+
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise UsageError(f"--out {out}: a FIFO that no process is reading",
+                             hint="start the reader first (e.g. `cat FIFO &`), or write to a file") from None
+        raise OutputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)  # from now on, wait for a slow reader
+    return _Stream(os.fdopen(fd, "wb"))
+
+
+def _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_failure, stream_json,
+                     progress, t0, sink) -> None:
     """Commit each video as soon as it and every video before it in input order is finished."""
     ready: dict[str, _Video] = {}
     head = 0
@@ -354,10 +499,10 @@ def _commit_in_order(cfg, work, outcomes, model, journal, fmt, summary, report_f
         while head < len(work) and work[head].key in ready:
             v = ready.pop(work[head].key)
             head += 1
-            _commit(cfg, v, model, journal, fmt, summary, report_failure, stdout_json)
+            _commit(cfg, v, model, journal, fmt, summary, report_failure, stream_json, sink)
             v.probs = v.shares = None  # free memory as we go
         rate = summary.windows / max(1e-6, time.monotonic() - t0)
-        progress.update(head, rate, video.key)
+        progress.update(head, rate, video.path)
     if head < len(work):  # pragma: no cover - an engine must account for every video
         raise RuntimeError(f"{len(work) - head} video(s) were never reported by the engine")
 
@@ -370,7 +515,7 @@ def local_outcomes(cfg, work, model, devices, dtype, on_batch=None):
     soon as it is done, in any order.
     """
     from .inference import MultiPredictor, Predictor
-    from .workers import DecodePool, DecodeSettings, QUEUE_WINDOWS
+    from .workers import DecodePool, DecodeSettings
 
     mc = model.config
     n_workers = cfg.workers or (os.cpu_count() or 1)
@@ -398,9 +543,10 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
 
     from .workers import QUEUE_WINDOWS
 
+
     by_key = {v.key: v for v in work}
     for v in work:
-        pool.submit(v.key, v.key)
+        pool.submit(v.key, v.path)
     pending: list[tuple[str, int, int, np.ndarray]] = []  # (video, generation, window, clip)
     in_flight: deque = deque()  # (chunk without clips, PendingBatch), oldest first
     batch = predictor.batch_size
@@ -418,15 +564,12 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
             probs, shares = handle.result()
             for i, (key, gen, k) in enumerate(chunk):
                 v = by_key[key]
-                if v.generation != gen or v.error is not None or v.probs is None:
+                if v.generation != gen or v.error is not None or v.meta is None:
                     continue  # the video restarted or failed after this window was sent
-                v.probs[k] = probs[i]
-                if shares is not None and v.shares is not None:
-                    v.shares[k] = shares[i]
-                v.inferred += 1
+                v.put(k, probs[i], shares[i] if shares is not None else None)
                 touched.add(key)
             if on_batch is not None:
-                on_batch(len(chunk), chunk[-1][0])
+                on_batch(len(chunk), by_key[chunk[-1][0]].path)
 
     while left:
         raise_if_signalled()  # a Ctrl-C swallowed by a finaliser still stops the run
@@ -445,9 +588,6 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
                 continue
             if kind == "meta":
                 v.meta = payload
-                v.probs = np.zeros((payload["windows"], model.num_classes), dtype=np.float32)
-                if cfg.views:
-                    v.shares = np.zeros((payload["windows"], 3), dtype=np.float32)
             elif kind == "window":
                 k, clip = payload
                 pending.append((key, v.generation, k, clip))
@@ -455,8 +595,7 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
                 last_window = time.monotonic()
             elif kind == "restart":  # the decoder learned the true frame count: start over
                 pending = [p for p in pending if p[0] != key]
-                v.meta, v.probs, v.shares, v.received, v.inferred = None, None, None, 0, 0
-                v.generation += 1
+                v.restart()
             elif kind == "done":
                 v.done = payload
             elif kind == "error":
@@ -478,36 +617,44 @@ def _local_loop(cfg, work, pool, predictor, model, on_batch=None):
             if v.complete and key not in yielded:
                 yielded.add(key)
                 left -= 1
+                if v.error is None:
+                    v.assemble(cfg.views)
                 yield v
 
 
-def _commit(cfg, v: _Video, model, journal, fmt, summary, report_failure, stdout_json) -> None:
+def _commit(cfg, v: _Video, model, journal, fmt, summary, report_failure, stream_json, sink) -> None:
+    if v.error is None and not np.isfinite(v.probs).all():
+        # a numeric overflow (fp16 on an extreme input, say) must fail the video, never reach a row
+        v.error = {"reason": "the model gave NaN or infinite scores for this video "
+                             "(numeric overflow; try --precision fp32)", "error_class": "NumericError"}
     if v.error is not None:
-        report_failure(v.key, v.error["reason"], v.error["error_class"])
+        report_failure(v.path, v.error["reason"], v.error["error_class"])
         if journal is not None:
-            journal.commit(VideoRecord(v.key, "failed", v.size, v.mtime, reason=v.error["reason"],
-                                       error_class=v.error["error_class"]))
+            journal.commit(VideoRecord(v.path, "failed", v.size, v.mtime, reason=v.error["reason"],
+                                       error_class=v.error["error_class"], id=v.key))
         return
     d = v.done
+    shares = v.shares if cfg.views else None
+    if shares is not None and not np.isfinite(shares).all():
+        shares = np.nan_to_num(shares, nan=0.0)
     segs = make_segments(v.probs, d["bounds"], d["timestamps"], d["duration"], model.labels,
-                         topk=cfg.topk, merge=cfg.merge, min_score=cfg.min_score,
-                         views=v.shares if cfg.views and model.cost_layers() else None)
+                         topk=cfg.topk, merge=cfg.merge, min_score=cfg.min_score, views=shares)
     info = dict(v.meta, duration=d["duration"], num_frames=d["num_frames"])
     summary.labeled += 1
     summary.segments += len(segs)
     summary.video_seconds += d["duration"]
     if cfg.fmt == "json":
-        doc = video_document(v.key, info, segs, cfg.views)
+        doc = video_document(v.path, info, segs, cfg.views)
         if journal is not None:
-            journal.commit(VideoRecord(v.key, "done", v.size, v.mtime, rows=len(segs), doc=doc))
+            journal.commit(VideoRecord(v.path, "done", v.size, v.mtime, rows=len(segs), doc=doc, id=v.key))
         else:
-            stdout_json.append(doc)
+            stream_json.append(doc)
         return
-    text = fmt.rows(v.key, segs)
+    text = fmt.rows(v.path, segs)
     if journal is not None:
-        journal.commit(VideoRecord(v.key, "done", v.size, v.mtime, rows=len(segs)), text)
+        journal.commit(VideoRecord(v.path, "done", v.size, v.mtime, rows=len(segs), id=v.key), text)
     else:
-        console.stdout_write(text)
+        sink.write(text)
 
 
 def _open_errors(path: str | None):
@@ -517,19 +664,3 @@ def _open_errors(path: str | None):
         return open(path, "wb")
     except OSError as exc:
         raise OutputError(f"--errors {path}: cannot write ({exc.strerror})") from None
-
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(text.encode("utf-8", "surrogateescape"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None

@@ -30,11 +30,11 @@ import contextlib
 import logging
 import os
 import pickle
-import signal
 import sys
 
 import numpy as np
 
+from . import faults
 from .errors import ConfigError, UsageError, raise_if_signalled
 
 RETRIES = 3  # restarts of a lost actor, and retries of its task, before the run gives up
@@ -180,7 +180,7 @@ def _run(ray, cfg, work, model, device, dtype):
     cpu_model = _to_cpu(model)
     model_ref = ray.put(cpu_model)
 
-    items = [{"index": v.index, "path": os.fsencode(v.key)} for v in work]
+    items = [{"index": v.index, "path": os.fsencode(v.path)} for v in work]
     ds = ray.data.from_items(items, override_num_blocks=min(len(items), 1000))
     ds = _map_batches(ds, _Decoder, batch_size=1, batch_format="numpy", concurrency=plan["decoders"],
                       num_cpus=1, fn_constructor_args=(settings, cfg.decode_timeout, cfg.batch_size))
@@ -302,26 +302,6 @@ def _rows(rows: list[tuple]) -> dict[str, np.ndarray]:
             "data": data}
 
 
-def _test_fault(stage: str, path: str | None) -> None:
-    """Test hook: COST_RAY_KILL_ONCE='STAGE:SUBSTR:MARKER' SIGKILLs this Ray worker once.
-
-    STAGE is decode (kills the decoder actor mid-video, after it sent windows of a video whose
-    path holds SUBSTR) or model (kills the model actor on its first batch of windows; SUBSTR is
-    unused). The marker file is created first, so the restarted actor carries on.
-    """
-    spec = os.environ.get("COST_RAY_KILL_ONCE", "")
-    if not spec:
-        return
-    want, pattern, marker = spec.split(":", 2)
-    if want == stage and (path is None or pattern in path):
-        try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            return
-        os.close(fd)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 class _Decoder:
     """A Ray Data CPU actor: videos in, meta/window/done/error rows out (streamed).
 
@@ -363,7 +343,7 @@ class _Decoder:
                 yield _rows(rows)
                 rows = []
                 if windows:
-                    _test_fault("decode", path)
+                    faults.ray_kill_once("decode", path)
 
     def __del__(self):
         if self.pool is not None:
@@ -402,7 +382,7 @@ class _Model:
         data[:] = list(batch["data"])
         win = [i for i, kind in enumerate(kinds) if kind == "window"]
         if win:
-            _test_fault("model", None)
+            faults.ray_kill_once("model", None)
         for start in range(0, len(win), self.batch_size):
             idx = win[start:start + self.batch_size]
             clips = np.stack([np.frombuffer(data[i], dtype=np.uint8).reshape(self.shape) for i in idx])

@@ -3,13 +3,19 @@
 Paths that are not valid UTF-8 stay lossless: CSV and JSON Lines rows carry the file name's
 exact bytes in the ``video`` column (written with ``surrogateescape``); JSON escapes them as
 ``\\udcXX`` code points, which Python's ``os.fsencode(json.loads(...))`` turns back into the bytes.
+Any byte but NUL and ``/`` in a name round-trips: a CSV field holding a comma, a quote, a newline
+or a carriage return is quoted (RFC 4180), so Python's ``csv`` reads one row per segment back.
+
+The CSV ``topk`` field is ``label:score;label:score``; inside a label, ``\\``, ``;`` and ``:``
+are written ``\\\\``, ``\\;`` and ``\\:`` (:func:`topk_field`, read back by :func:`parse_topk`), so a
+label holding them stays unambiguous. Labels without them (every shipped class list) are written
+as they are.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import os
 
 from .segments import Segment
 
@@ -33,13 +39,69 @@ def infer_format(fmt: str | None, out: str | None) -> str:
 
 
 def dumps(obj) -> str:
-    """JSON text that is always valid UTF-8 (escapes lone surrogates only when there are some)."""
-    text = json.dumps(obj, ensure_ascii=False)
+    """JSON text that is always valid UTF-8 (escapes lone surrogates only when there are some).
+    NaN and infinity are refused (they are not JSON): no such value may reach an output."""
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(obj, ensure_ascii=True)
+        text = json.dumps(obj, ensure_ascii=True, allow_nan=False)
     return text
+
+
+_CSV_SPECIAL = frozenset(',"\r\n')
+
+
+def csv_field(text: str) -> str:
+    """One CSV field: quoted when it holds a comma, a quote, a newline or a carriage return
+    (Python's csv writer leaves a lone carriage return unquoted when lines end in newline alone,
+    and its reader then splits the row there)."""
+    if _CSV_SPECIAL.isdisjoint(text):
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+def csv_line(fields) -> str:
+    """A CSV row ending in a newline."""
+    return ",".join(csv_field(str(f)) for f in fields) + "\n"
+
+
+def _escape_label(label: str) -> str:
+    if "\\" not in label and ";" not in label and ":" not in label:
+        return label
+    return label.replace("\\", "\\\\").replace(";", "\\;").replace(":", "\\:")
+
+
+def topk_field(topk: list[tuple[str, float]]) -> str:
+    """The CSV ``topk`` field: ``label:score;label:score`` with ``\\ ; :`` escaped in labels."""
+    return ";".join(f"{_escape_label(lab)}:{sc:.4f}" for lab, sc in topk)
+
+
+def parse_topk(text: str) -> list[tuple[str, str]]:
+    """Split a CSV ``topk`` field into (label, score text) pairs, undoing :func:`topk_field`'s
+    escapes. A field written before escaping existed (no backslashes) reads the same, a label
+    holding ``:`` included (the score is after the last unescaped ``:``)."""
+    pairs: list[tuple[str, str]] = []
+    item: list[str] = []
+    colons: list[int] = []  # positions of unescaped ':' in the current item
+    i = 0
+    while i <= len(text):
+        c = text[i] if i < len(text) else ";"
+        if c == "\\" and i + 1 < len(text):
+            item.append(text[i + 1])
+            i += 2
+            continue
+        if c == ";":
+            if item:
+                cut = colons[-1] if colons else len(item)
+                pairs.append(("".join(item[:cut]), "".join(item[cut + 1:])))
+            item, colons = [], []
+        else:
+            if c == ":":
+                colons.append(len(item))
+            item.append(c)
+        i += 1
+    return pairs
 
 
 def r3(x: float) -> float:
@@ -72,21 +134,17 @@ class CsvFormat(RowFormat):
         return COLUMNS + (VIEW_COLUMNS if self.views else [])
 
     def header(self) -> str:
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow(self.columns())
-        return buf.getvalue()
+        return csv_line(self.columns())
 
     def rows(self, video: str, segments: list[Segment]) -> str:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        out = []
         for s in segments:
             row = [video, f"{s.start:.3f}", f"{s.end:.3f}", s.start_frame, s.end_frame, s.label,
-                   f"{s.score:.4f}", ";".join(f"{lab}:{sc:.4f}" for lab, sc in s.topk)]
+                   f"{s.score:.4f}", topk_field(s.topk)]
             if self.views:
-                v = s.views or {}
-                row += [f"{v.get(k, float('nan')):.4f}" for k in VIEW_COLUMNS]
-            w.writerow(row)
-        return buf.getvalue()
+                row += [f"{s.views[k]:.4f}" for k in VIEW_COLUMNS]
+            out.append(csv_line(row))
+        return "".join(out)
 
 
 def segment_dict(s: Segment, views: bool) -> dict:
@@ -117,12 +175,36 @@ def run_document(settings: dict, model: dict, videos: list[dict], failed: list[d
     """The whole JSON document of a run."""
     doc = {"schema_version": SCHEMA_VERSION, "tool": "cost-cli", "settings": settings, "model": model,
            "videos": videos, "failed": failed}
-    text = json.dumps(doc, ensure_ascii=False, indent=1)
+    text = json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(doc, ensure_ascii=True, indent=1)
+        text = json.dumps(doc, ensure_ascii=True, indent=1, allow_nan=False)
     return text + "\n"
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write a whole file so that a reader (or a kill) sees the old file or the new one, never
+    a part: written to ``PATH.tmp-PID``, synced, renamed over ``PATH``. A killed writer's
+    temporary is removed by the next labeling run on that output."""
+    from . import faults
+    from .errors import OutputError
+
+    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
+    payload = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    try:
+        with open(tmp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        faults.stall("json-rebuild")
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def row_format(name: str, views: bool = False) -> RowFormat:

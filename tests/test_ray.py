@@ -147,8 +147,7 @@ def test_killed_workers_and_crashing_decoder_lose_and_duplicate_nothing(videos, 
     """A decoder actor and the model actor SIGKILLed mid-run (Ray restarts them and retries their
     tasks), and a decoder that segfaults on one file (contained: that file fails, nothing else)."""
     out = tmp_path / "ray.csv"
-    env = dict(ENV, COST_FAULT_INJECT="crash=v05",
-               COST_RAY_KILL_ONCE=f"decode:v03:{tmp_path / 'killed-decoder'}")
+    env = dict(ENV, COST_FAULT_INJECT=f"crash=v05,kill-once=decode:v03:{tmp_path / 'killed-decoder'}")
     r = cost("label", *common(videos, tiny_model_dir), "--out", out, "--engine", "ray", env=env)
     assert (tmp_path / "killed-decoder").exists()
     assert r.returncode == 1, r.stderr.decode()
@@ -157,7 +156,7 @@ def test_killed_workers_and_crashing_decoder_lose_and_duplicate_nothing(videos, 
     got = out.read_bytes().decode("utf-8", "surrogateescape").splitlines(keepends=True)
     assert got == [line for line in ref if "v05.mp4" not in line]
     # resume with --retry-failed, the model actor killed this time: the file comes out whole
-    env = dict(ENV, COST_RAY_KILL_ONCE=f"model:-:{tmp_path / 'killed-model'}")
+    env = dict(ENV, COST_FAULT_INJECT=f"kill-once=model:-:{tmp_path / 'killed-model'}")
     r = cost("label", *common(videos, tiny_model_dir), "--out", out, "--engine", "ray", "--retry-failed", env=env)
     assert (tmp_path / "killed-model").exists()
     assert r.returncode == 0, r.stderr.decode()

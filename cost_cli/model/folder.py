@@ -59,7 +59,10 @@ class ModelConfig:
         kwargs = {k: v for k, v in d.items() if k in known}
         for key in ("mean", "std"):
             if key in kwargs:
-                kwargs[key] = tuple(float(v) for v in kwargs[key])
+                try:
+                    kwargs[key] = tuple(float(v) for v in kwargs[key])
+                except (TypeError, ValueError):
+                    raise ConfigError(f"config.json: {key} must be three numbers (RGB)") from None
         try:
             cfg = cls(**kwargs)
         except TypeError as exc:
@@ -80,6 +83,15 @@ class ModelConfig:
                 raise ConfigError(f"config.json: {key} must be a positive integer")
         if self.crop_size > self.short_side:
             raise ConfigError("config.json: crop_size is larger than short_side")
+        import math
+
+        for key in ("mean", "std"):
+            values = getattr(self, key)
+            if len(values) != 3 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                raise ConfigError(f"config.json: {key} must be three finite numbers (RGB), not {list(values)}")
+        if any(v <= 0 for v in self.std):
+            raise ConfigError(f"config.json: std must be positive, not {list(self.std)} "
+                              "(a zero would divide every pixel by zero)")
 
     @property
     def window_span(self) -> int:
@@ -118,13 +130,19 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def read_labels(path: str | os.PathLike) -> list[str]:
-    """One class name per line; blank trailing lines ignored."""
-    text = Path(path).read_text(encoding="utf-8")
-    labels = [line.strip() for line in text.splitlines()]
+def split_labels(text: str) -> list[str]:
+    """Class names of a label list: one per line, lines split on ``\\n`` only (a name may hold
+    U+0085, U+2028 and friends), ASCII spaces, tabs and a CR trimmed, blank trailing lines
+    ignored."""
+    labels = [line.strip(" \t\r\f\v") for line in text.split("\n")]
     while labels and not labels[-1]:
         labels.pop()
     return labels
+
+
+def read_labels(path: str | os.PathLike) -> list[str]:
+    """One class name per line (:func:`split_labels`)."""
+    return split_labels(Path(path).read_text(encoding="utf-8"))
 
 
 def is_model_folder(path: str | os.PathLike) -> bool:
@@ -161,7 +179,23 @@ def read_model_folder(path: str | os.PathLike) -> LoadedModel:
         state = load_file(str(p / WEIGHTS_NAME))
     except Exception as exc:  # safetensors raises its own error types
         raise ConfigError(f"{p / WEIGHTS_NAME}: unreadable weights ({exc})") from None
+    check_weights(state, str(p / WEIGHTS_NAME))
     return LoadedModel(config, labels, state, sha256_file(p / WEIGHTS_NAME))
+
+
+def check_weights(state: dict[str, torch.Tensor], where: str) -> None:
+    """Refuse weights no network can use: integer or boolean tensors where a network has
+    floating ones (only BN's ``num_batches_tracked`` counter is an integer), NaN or infinity."""
+    import torch
+
+    for key, t in state.items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        if not t.is_floating_point():
+            raise ConfigError(f"{where}: {key} holds {str(t.dtype).replace('torch.', '')} values, "
+                              "not floating-point weights: an unusable model")
+        if t.numel() and not bool(torch.isfinite(t).all()):
+            raise ConfigError(f"{where}: {key} holds NaN or infinite values: an unusable model")
 
 
 def build_model(config: ModelConfig) -> CoSTRecognizer:
