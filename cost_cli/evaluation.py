@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .errors import ConfigError, CostError, UsageError
-from .readers import LabeledSegment, VideoLabels, read_labels
+from .readers import VideoLabels, read_labels
 
 # Two times closer than this are the same instant: label files carry milliseconds, and sums of
 # floats must not make touching segments look apart (or overlapping).

@@ -18,9 +18,9 @@ import pytest
 
 from cost_cli.evaluation import (
     Span, average_precision, edit_score, evaluate, evaluate_files, interpolated_ap, levenshtein,
-    match_videos, read_truth, segment_hits,
+    match_videos, segment_hits,
 )
-from cost_cli.readers import VideoLabels, LabeledSegment, parse_labels
+from cost_cli.readers import LabeledSegment, VideoLabels, parse_labels
 
 ENV = dict(os.environ, COST_DEBUG="", OMP_NUM_THREADS="1")
 ODD = "odd: a;b"  # a label holding ':', ';' and a space

@@ -9,7 +9,6 @@ generated videos; the HTML report is opened in headless Chromium.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import subprocess

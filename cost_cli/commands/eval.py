@@ -12,13 +12,15 @@ from ..options import JsonOpt, QuietOpt
 
 
 def eval_command(
-    pred: Annotated[str, typer.Argument(help="Predictions: a file written by `cost label` (csv, jsonl or "
-                                             "json), or - for stdin.", show_default=False)],
-    truth: Annotated[str, typer.Argument(help="Ground truth: a video,start,end,label CSV (seconds), as "
-                                              "`cost demo` writes, or another label file.", show_default=False)],
+    pred: Annotated[str, typer.Argument(
+        metavar="PRED", help="Predictions: a file written by `cost label` (csv, jsonl or json), or - for stdin.",
+        show_default=False)],
+    truth: Annotated[str, typer.Argument(
+        metavar="TRUTH", help="Ground truth: a video,start,end,label CSV (seconds), as `cost demo` writes, "
+                              "or another label file.", show_default=False)],
     as_json: JsonOpt = False,
     ignore: Annotated[Optional[list[str]], typer.Option(
-        "--ignore", help="A label to leave out (repeatable): annotated time with this label counts "
+        "--ignore", metavar="LABEL", help="A label to leave out (repeatable): annotated time with this label counts "
                          "nowhere and its segments are no targets; predicted segments with it are left "
                          "out of the segmental figures.", show_default=False)] = None,
     quiet: QuietOpt = False,
