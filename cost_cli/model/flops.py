@@ -12,7 +12,8 @@ from .resnet3d_cost import CoSTRecognizer
 def clip_gflops(arch: str, num_classes: int, frames: int, clip_len: int, size: int) -> float:
     """GFLOPs of one clip (N=1) through the network, counted on the meta device (no compute).
 
-    A CoST layer counts its three 3x3 views (27 taps per output), like the paper.
+    A CoST layer counts its three 3x3 views (27 taps per output), like the paper. The 2-D
+    convolutions of the per-frame C2D count every frame of the clip (they see N*T images).
     """
     with torch.device("meta"):
         model = CoSTRecognizer(arch, num_classes, frames=frames).eval()
@@ -21,7 +22,7 @@ def clip_gflops(arch: str, num_classes: int, frames: int, clip_len: int, size: i
     def conv_hook(mod, inp, out):
         nonlocal macs
         taps = 27 if isinstance(mod, CoST) else mod.weight.shape[2:].numel()
-        macs += (out.numel() // out.shape[0]) * mod.weight.shape[1] * taps
+        macs += out.numel() * mod.weight.shape[1] * taps  # N=1 clip: every output of the clip
         if isinstance(mod, CoST) and mod.kind == "b":
             macs += mod.fc1.weight.numel() * 3 + 9 * mod.out_channels
 
@@ -32,7 +33,7 @@ def clip_gflops(arch: str, num_classes: int, frames: int, clip_len: int, size: i
 
     cost_layers = [m for m in model.modules() if isinstance(m, CoST) and m.kind == "b"]
     for m in model.modules():
-        if isinstance(m, (nn.Conv3d, CoST)):
+        if isinstance(m, (nn.Conv2d, nn.Conv3d, CoST)):
             m.register_forward_hook(conv_hook)
         elif isinstance(m, nn.Linear):
             m.register_forward_hook(linear_hook)

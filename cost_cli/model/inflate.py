@@ -1,4 +1,5 @@
-"""ImageNet ResNet weights (timm / torchvision key layout) inflated into a CoST network.
+"""ImageNet ResNet weights (timm / torchvision key layout) inflated into a CoST network
+(or any architecture of :mod:`.archs`: the per-frame C2D keeps the 2-D kernels as they are).
 
 The CoST kernel is a 2D 3x3 kernel shared by the H-W, T-W and T-H views, so a 2D ResNet's
 3x3 convolutions are taken as they are; 1x1 convolutions gain a time axis of length 1; the
@@ -104,11 +105,11 @@ def inflate_state(state2d: dict[str, torch.Tensor], arch: str, frames: int = 8,
         if dst not in out:
             raise CheckpointError(f"{key} has no place in {arch} (looked for {dst})")
         want = out[dst].shape
-        if key == "conv1.weight":
+        if w.dim() == 4 and len(want) == 5:
+            # a time axis of length kt, divided by kt: a clip of identical frames gives the 2D
+            # response (the stem's kt=5, I3D/SlowOnly's (3, 1, 1) conv1, MMAction2's rule)
             kt = want[2]
-            w = w.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt
-        elif w.dim() == 4:
-            w = w.unsqueeze(2)
+            w = w.unsqueeze(2) if kt == 1 else w.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt
         _put(out, filled, dst, w.to(out[dst].dtype), key)
 
     missing = [k for k in out if k not in filled and not _COST_ONLY.search(k)

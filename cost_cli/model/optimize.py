@@ -9,7 +9,8 @@
   stays, since scaling the views would change what its attention branch sees; on the CPU
   its views are computed in the shared-rows form (a third fewer multiply-adds) where that
   measures faster;
-* ``channels_last_3d`` memory format for the weights.
+* ``channels_last_3d`` memory format for the weights (``channels_last`` for the 2-D convolutions
+  of the per-frame C2D).
 
 Each choice was kept because it measured faster on this project's machines (BENCHMARKS.md).
 """
@@ -25,16 +26,18 @@ from .cost_op import CoST, compute_views
 from .resnet3d_cost import ConvModule, CoSTRecognizer
 
 
-def _bn_scale_shift(bn: nn.BatchNorm3d) -> tuple[torch.Tensor, torch.Tensor]:
+def _bn_scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     return scale, bn.bias - bn.running_mean * scale
 
 
-def _folded_conv(weight: torch.Tensor, bn: nn.BatchNorm3d, stride, padding) -> nn.Conv3d:
+def _folded_conv(weight: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm, stride, padding) -> nn.Module:
+    """A Conv3d (5-D weight) or Conv2d (4-D) with the batch norm after it folded in."""
     scale, shift = _bn_scale_shift(bn)
-    conv = nn.Conv3d(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]), stride=stride,
-                     padding=padding, bias=True)
-    conv.weight.data = weight * scale.view(-1, 1, 1, 1, 1)
+    cls = nn.Conv3d if weight.dim() == 5 else nn.Conv2d
+    conv = cls(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]), stride=stride,
+               padding=padding, bias=True)
+    conv.weight.data = weight * scale.view(-1, *([1] * (weight.dim() - 1)))
     conv.bias.data = shift.clone()
     return conv
 
@@ -105,7 +108,7 @@ def fold_network(model: CoSTRecognizer, device: torch.device | None = None) -> C
         if not isinstance(module, ConvModule):
             continue
         conv = module.conv
-        if isinstance(conv, nn.Conv3d):
+        if isinstance(conv, (nn.Conv2d, nn.Conv3d)):
             module.conv = _folded_conv(conv.weight.detach().float(), module.bn, conv.stride, conv.padding)
             module.bn = nn.Identity()
         elif isinstance(conv, CoST):
@@ -132,5 +135,19 @@ def prepare_for_inference(model: CoSTRecognizer, device: torch.device, fold: boo
     net = fold_network(model, device) if fold else copy.deepcopy(model).eval()
     net = net.to(device)
     if channels_last and device.type in ("cpu", "cuda"):
-        net = net.to(memory_format=torch.channels_last_3d)
+        to_channels_last(net)
+    return net
+
+
+@torch.no_grad()
+def to_channels_last(net: nn.Module) -> nn.Module:
+    """Weights in ``channels_last_3d`` (5-D) or ``channels_last`` (4-D) memory format, in place.
+
+    ``Module.to(memory_format=channels_last_3d)`` refuses a network holding 4-D weights (the
+    per-frame C2D), so each tensor gets the format of its own rank."""
+    for module in net.modules():
+        for name, p in list(module.named_parameters(recurse=False)):
+            fmt = {5: torch.channels_last_3d, 4: torch.channels_last}.get(p.dim())
+            if fmt is not None:
+                p.data = p.data.contiguous(memory_format=fmt)
     return net
