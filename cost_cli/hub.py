@@ -1,5 +1,8 @@
 """The only module that talks to the Hugging Face Hub (through ``huggingface_hub``).
 
+It serves Hub repo ids (``ORG/NAME[@REV]``) and the registry's ``hub`` and ``derived`` entries;
+plain URLs are :mod:`cost_cli.fetch`'s, and :mod:`cost_cli.resolve` decides which is used.
+
 Downloads go to the standard Hub cache, so ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``,
 ``HF_ENDPOINT`` and ``HF_TOKEN`` work as they do for every Hub tool. What this module adds:
 
@@ -25,19 +28,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, HubError, NotPublishedError
+from .errors import ConfigError, HubError
+from .fetch import cost_cache, offline
+from .registry import CHECKPOINT_SUFFIXES, parse_repo_ref
 
 if TYPE_CHECKING:
     from .registry import ModelSpec
 
-REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+__all__ = ["ChecksumError", "cached_folder", "cost_cache", "endpoint", "hub_cache", "is_cached", "not_cached",
+           "offline", "parse_repo_ref", "registry_folder", "resolve_repo", "translate", "verify_file"]
+
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_TRUE = {"1", "ON", "YES", "TRUE"}
 
 # what a Hub repo id may hold that we use: a model folder, or an official checkpoint
-REPO_PATTERNS = ["config.json", "model.safetensors", "labels.txt", "README.md", "*.pth", "*.pt", "*.ckpt"]
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt")
+REPO_PATTERNS = ["config.json", "model.safetensors", "labels.txt", "README.md",
+                 *(f"*{suffix}" for suffix in CHECKPOINT_SUFFIXES)]
 
 
 class ChecksumError(HubError):
@@ -58,12 +64,6 @@ def _hf():
     return huggingface_hub
 
 
-def offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) forbids network access."""
-    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    return value.upper() in _TRUE
-
-
 def endpoint() -> str:
     """The Hub endpoint in use (``HF_ENDPOINT``, read when huggingface_hub is imported)."""
     return _hf().constants.ENDPOINT
@@ -72,14 +72,6 @@ def endpoint() -> str:
 def hub_cache() -> Path:
     """The Hub cache folder (``HF_HUB_CACHE``, default ``$HF_HOME/hub``)."""
     return Path(_hf().constants.HF_HUB_CACHE).expanduser()
-
-
-def cost_cache() -> Path:
-    """Where derived models and verification stamps live: ``$COST_CACHE`` or ``$HF_HOME/cost-cli``."""
-    env = os.environ.get("COST_CACHE")
-    if env:
-        return Path(env).expanduser()
-    return Path(_hf().constants.HF_HOME).expanduser() / "cost-cli"
 
 
 class _OneLineHubLogs(logging.Filter):
@@ -286,14 +278,6 @@ def _verify_snapshot(folder: Path, what: str, repo_id: str, revision: str | None
 
 # ---------------------------------------------------------------------------- Hub repo ids
 
-def parse_repo_ref(text: str) -> tuple[str, str | None]:
-    """``ORG/NAME[@REVISION]`` -> (repo id, revision or None)."""
-    repo, sep, rev = text.partition("@")
-    if not REPO_ID.match(repo) or (sep and not rev):
-        raise ConfigError(f"{text!r} is not a Hub repo id", hint="write ORG/NAME or ORG/NAME@REVISION")
-    return repo, rev or None
-
-
 def resolve_repo(ref: str, download: bool | None = None, force: bool = False) -> Path:
     """The local snapshot folder of a Hub repo ``ORG/NAME[@REVISION]``.
 
@@ -320,32 +304,7 @@ def resolve_repo(ref: str, download: bool | None = None, force: bool = False) ->
     return folder
 
 
-def find_checkpoint(folder: str | os.PathLike) -> Path:
-    """The official MMAction2 checkpoint file in a downloaded repo (exactly one is expected)."""
-    root = Path(folder)
-    found = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in CHECKPOINT_SUFFIXES)
-    if not found:
-        raise ConfigError(f"{root}: neither a model folder (config.json + model.safetensors) "
-                          "nor an official .pth checkpoint",
-                          hint="a Hub repo used as a model must hold one or the other")
-    if len(found) > 1:
-        names = ", ".join(str(p.relative_to(root)) for p in found[:5])
-        raise ConfigError(f"{root}: holds several checkpoints ({names}); cannot tell which to use",
-                          hint="download one and pass the file: `cost convert FILE.pth --out DIR`")
-    return found[0]
-
-
 # ---------------------------------------------------------------------------- registry entries
-
-def not_published(spec: "ModelSpec") -> NotPublishedError:
-    """The error for an entry whose weights exist nowhere to download."""
-    return NotPublishedError(
-        f"{spec.name}: no trained weights for {spec.description} are published anywhere "
-        "(the CoST authors released code but no checkpoints)",
-        hint=f"train one with the official code and `cost convert CHECKPOINT.pth --out DIR"
-             f"{' --labels ' + spec.labels if spec.labels else ''}`, or run `cost train`; "
-             "`cost models` lists what can be downloaded")
-
 
 def _download_file(spec: "ModelSpec", filename: str, allowed: bool, force: bool) -> Path:
     hf = _hf()
@@ -386,22 +345,20 @@ def _cached_derived(spec: "ModelSpec") -> Path | None:
 
 
 def registry_folder(spec: "ModelSpec", download: bool, force: bool = False) -> Path:
-    """The model folder of a published or derived registry entry.
+    """The model folder of a registry entry whose source is the Hub (``hub`` or ``derived``).
 
     From the cache when it is there; otherwise downloaded (when ``download`` is true and
     ``HF_HUB_OFFLINE`` is not set) and sha256-verified against the registry's digests.
-    Derived entries are built from the downloaded 2D weights and cached. Raises
-    NotPublishedError for unpublished entries and HubError when the model is not available.
+    Derived entries are built from the downloaded 2D weights and cached. Raises HubError when
+    the model is not available.
     """
     from .model.folder import is_model_folder
 
-    if spec.status == "unpublished":
-        raise not_published(spec)
-    if spec.status not in ("published", "derived"):
-        raise ConfigError(f"{spec.name}: a {spec.status} model has no Hub folder")
+    if spec.source not in ("hub", "derived"):
+        raise ConfigError(f"{spec.name}: a {spec.source} model has no Hub folder")
     _configure()
     allowed = bool(download) and not offline()
-    if spec.status == "derived":
+    if spec.source == "derived":
         if not force:
             cached = _cached_derived(spec)
             if cached is not None:
@@ -422,6 +379,7 @@ def _build_derived(spec: "ModelSpec", allowed: bool, force: bool) -> Path:
     from safetensors.torch import load_file
 
     from . import console
+    from .model.archs import default_pipeline
     from .model.folder import ModelConfig, write_model_folder
     from .model.inflate import INFLATE_VERSION, inflate_state
 
@@ -440,9 +398,9 @@ def _build_derived(spec: "ModelSpec", allowed: bool, force: bool) -> Path:
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own types
         raise ConfigError(f"{spec.name}: {path.name} from {spec.hub_repo} is unreadable ({exc})") from None
     state, n = inflate_state(state2d, spec.arch, spec.frames)
-    clip_len, interval = (8, 8) if spec.frames == 8 else (32, 2)
-    config = ModelConfig(arch=spec.arch, num_classes=n, frames=spec.frames, clip_len=clip_len,
-                         frame_interval=interval, dataset=spec.dataset, name=spec.name,
+    pipeline = spec.pipeline.as_dict() if spec.pipeline else default_pipeline(spec.arch, spec.frames)
+    config = ModelConfig(arch=spec.arch, num_classes=n, frames=spec.frames, **pipeline,
+                         dataset=spec.dataset, name=spec.name,
                          provenance={"inflated_from": f"{spec.hub_repo}@{commit}", "source_file": filename,
                                      "source_sha256": digest or Path(os.path.realpath(path)).name,
                                      "inflate_version": INFLATE_VERSION, "license": spec.license,
@@ -456,10 +414,10 @@ def _build_derived(spec: "ModelSpec", allowed: bool, force: bool) -> Path:
 
 
 def cached_folder(spec: "ModelSpec") -> Path | None:
-    """The cached model folder of a published or derived entry, or None; no network, no hashing."""
-    if spec.status == "derived":
+    """The cached model folder of a hub or derived entry, or None; no network, no hashing."""
+    if spec.source == "derived":
         return _cached_derived(spec)
-    if spec.status != "published":
+    if spec.source != "hub":
         return None
     hf = _hf()
     folder = None
@@ -472,10 +430,5 @@ def cached_folder(spec: "ModelSpec") -> Path | None:
 
 
 def is_cached(spec: "ModelSpec") -> bool:
-    """Whether a published or derived entry can be used without the network."""
+    """Whether a hub or derived entry can be used without the network."""
     return cached_folder(spec) is not None
-
-
-def folder_size(folder: str | os.PathLike) -> int:
-    """Bytes of the files in a model folder (symlinks followed, as the Hub cache uses them)."""
-    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())

@@ -1,8 +1,24 @@
-"""Named models shipped with the tool, as frozen specs (pure data, no network).
+"""Named models as frozen specs, and the syntax of a ``--model`` value (pure data, no network).
 
-The data lives in ``weights/registry.json``; this module loads and checks it. The
-``COST_REGISTRY`` environment variable names another registry file to use instead (for tests,
-mirrors, or a team's own models).
+The entries live in ``weights/registry.json``; ``COST_REGISTRY`` names another file to use
+instead (a mirror's, a team's own models, tests). This module reads and checks them; it never
+downloads, never imports torch and imports nothing of the weights corner: :mod:`cost_cli.hub`
+(Hub repos, ImageNet-derived entries), :mod:`cost_cli.fetch` (plain URLs) and
+:mod:`cost_cli.resolve` (``--model`` value -> local folder) build on it.
+
+Where an entry's weights come from is its *source kind*, and :data:`SOURCE_KINDS` is the one
+table that says what each kind needs and can do:
+
+========== ==================================================================================
+bundled    a model folder shipped inside the installation (``folder``)
+hub        a model folder in a Hugging Face Hub repo, pinned (``hub_repo``, ``revision``, ``files``)
+derived    built here from a Hub repo's 2D ImageNet weights (``hub_repo``, ``files``)
+url        a publisher's checkpoint file, converted here (``url``, ``sha256``, ``labels``, ``pipeline``)
+unpublished  no weights exist anywhere to download
+========== ==================================================================================
+
+In the JSON, ``status`` is ``bundled``, ``published`` (a ``hub_repo`` or a ``url``),
+``derived`` or ``unpublished``; :attr:`ModelSpec.source` turns it into the kind.
 """
 
 from __future__ import annotations
@@ -11,20 +27,100 @@ import difflib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError, ModelNotFoundError
 
 STATUSES = ("bundled", "published", "derived", "unpublished")
+
+# The one list of checkpoint file suffixes a ``--model`` value, a Hub repo or a registry URL
+# may use (MMAction2 writes .pth; .pt and .ckpt are the other names torch.save files go by).
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt")
+
+# a Hub repo id: ORG/NAME, each part starting with a letter or digit
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^[0-9a-f]{8,64}$")  # a full sha256, or the leading hex digits a publisher gives
+_LABEL_SETS = {"mit": 339, "k400": 400}  # built-in class lists and their sizes (cost_cli/data/labels)
+_ALL_SOURCE_FIELDS = ("folder", "hub_repo", "revision", "files", "url", "sha256")
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """What one kind of registry entry needs and can do."""
+
+    name: str
+    downloads: bool  # its weights come over the network (`cost download` fetches them)
+    required: tuple[str, ...]  # fields an entry of this kind must set
+    summary: str
+
+    @property
+    def forbidden(self) -> tuple[str, ...]:
+        """Source fields that belong to other kinds (an entry must not mix two sources)."""
+        allowed = set(self.required) | ({"revision"} if self.name == "derived" else set())
+        return tuple(f for f in _ALL_SOURCE_FIELDS if f not in allowed)
+
+
+SOURCE_KINDS: dict[str, SourceKind] = {k.name: k for k in [
+    SourceKind("bundled", False, ("folder",), "ships with cost-cli"),
+    SourceKind("hub", True, ("hub_repo", "revision", "files"), "a model folder in a Hugging Face Hub repo"),
+    SourceKind("derived", True, ("hub_repo", "files"), "built here from a Hub repo's 2D ImageNet weights"),
+    SourceKind("url", True, ("url", "sha256", "labels", "pipeline", "license"),
+               "a publisher's checkpoint file, converted here"),
+    SourceKind("unpublished", False, (), "no trained weights exist anywhere"),
+]}
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The input pipeline a network was trained and tested with (a model folder's config)."""
+
+    clip_len: int
+    frame_interval: int
+    short_side: int
+    crop_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Pipeline":
+        """From the registry's JSON object; unknown or missing keys raise TypeError."""
+        kw = dict(d)
+        for key in ("mean", "std"):
+            if key in kw and isinstance(kw[key], (list, tuple)):
+                kw[key] = tuple(kw[key])
+        return cls(**kw)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``ModelConfig`` fields this pipeline sets."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def problems(self) -> list[str]:
+        """What is wrong with it (empty when it is usable)."""
+        out = []
+        for key in ("clip_len", "frame_interval", "short_side", "crop_size"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                out.append(f"pipeline {key} must be a positive integer")
+        if not out and self.crop_size > self.short_side:
+            out.append("pipeline crop_size is larger than short_side")
+        for key in ("mean", "std"):
+            v = getattr(self, key)
+            if len(v) != 3 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+                out.append(f"pipeline {key} must be three numbers (R, G, B on the 0-255 scale)")
+            elif key == "std" and min(v) <= 0:
+                out.append("pipeline std must be positive")
+        return out
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One registry entry."""
+    """One registry entry (see the module docstring for the source kinds)."""
 
     name: str
     description: str
@@ -32,45 +128,133 @@ class ModelSpec:
     frames: int
     dataset: str
     num_classes: int
-    status: str  # bundled | published | derived | unpublished
+    status: str  # bundled | published | derived | unpublished (JSON); see `source`
     license: str = ""
     folder: str = ""  # bundled: folder under weights/
-    hub_repo: str = ""  # published/derived: the Hub repo that holds the weights
+    hub_repo: str = ""  # hub/derived: the Hub repo that holds the weights
     revision: str = ""  # pinned 40-hex commit ('' only for a derived entry: the default branch)
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256 ('' only when derived)
-    size_bytes: int = 0  # download size, approximate when the Hub shows it rounded
-    accuracy: dict[str, str] = field(default_factory=dict)
-    labels: str = ""  # 'mit', 'k400', or '' (the folder's labels.txt)
+    url: str = ""  # url: the publisher's checkpoint file
+    sha256: str = ""  # url: the file's sha256, in full (64 hex) or its leading hex digits (8-63)
+    pipeline: Pipeline | None = None  # url: the network's own input pipeline
+    size_bytes: int = 0  # download size, approximate when the source shows it rounded (0: unknown)
+    accuracy: dict[str, str] = field(default_factory=dict)  # measure -> "top-1 / top-5"
+    labels: str = ""  # 'mit', 'k400', or '' (the folder's labels.txt, or class indices)
     notes: str = ""
 
-    def validate(self) -> None:
-        from .model.archs import ARCHITECTURES
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any]) -> "ModelSpec":
+        """An entry as written in the JSON; unknown keys raise TypeError."""
+        kw = dict(entry)
+        if isinstance(kw.get("pipeline"), dict):
+            kw["pipeline"] = Pipeline.from_dict(kw["pipeline"])
+        return cls(**kw)
 
-        if self.status not in STATUSES:
-            raise ConfigError(f"registry entry {self.name}: bad status {self.status!r}")
-        if self.arch not in ARCHITECTURES:
-            raise ConfigError(f"registry entry {self.name}: unknown architecture {self.arch!r}")
-        if self.frames not in (8, 32):
-            raise ConfigError(f"registry entry {self.name}: frames must be 8 or 32")
-        if self.status == "bundled" and not self.folder:
-            raise ConfigError(f"registry entry {self.name}: bundled but no folder")
-        if self.status in ("published", "derived"):
-            # a published entry is pinned completely; a derived one may follow the source repo's
-            # default branch when no commit could be pinned (then the Hub's own sha256 is checked)
-            pinned_only = self.status == "published"
-            if not self.hub_repo or not (_HEX40.match(self.revision) or (not pinned_only and not self.revision)):
-                raise ConfigError(f"registry entry {self.name}: needs hub_repo and a 40-hex revision")
-            if not self.files or any(not (_HEX64.match(h) or (not pinned_only and h == ""))
-                                     for h in self.files.values()):
-                raise ConfigError(f"registry entry {self.name}: needs files with sha256 digests")
-            if self.revision == "" and any(self.files.values()):
-                raise ConfigError(f"registry entry {self.name}: a pinned digest needs a pinned revision")
+    @property
+    def source(self) -> str:
+        """The source kind: bundled, hub, derived, url or unpublished."""
+        if self.status == "published":
+            return "url" if self.url else "hub"
+        return self.status
+
+    @property
+    def kind(self) -> SourceKind:
+        """What this entry's kind needs and can do."""
+        return SOURCE_KINDS[self.source]
+
+    @property
+    def downloads(self) -> bool:
+        """Whether its weights come over the network."""
+        return self.kind.downloads
 
     @property
     def pinned(self) -> bool:
-        """Whether revision and digests are pinned (always, except some derived entries)."""
-        return bool(self.revision) and all(self.files.values())
+        """Whether what is downloaded is pinned by digest (always, except some derived entries)."""
+        if self.source == "url":
+            return bool(self.sha256)
+        return bool(self.revision) and bool(self.files) and all(self.files.values())
 
+    @property
+    def digest_is_prefix(self) -> bool:
+        """True when ``sha256`` holds only the leading hex digits of the digest."""
+        return len(self.sha256) < 64
+
+    @property
+    def file_name(self) -> str:
+        """The base name of a url entry's file."""
+        return PurePosixPath(urlsplit(self.url).path).name
+
+    def matches_digest(self, sha256_hex: str) -> bool:
+        """Whether a file's full sha256 is this url entry's (in full, or by its leading digits)."""
+        return bool(self.sha256) and sha256_hex.lower().startswith(self.sha256)
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the entry and the first problem; see :func:`validate_spec`."""
+        validate_spec(self)
+
+
+def validate_spec(spec: ModelSpec) -> None:
+    """Check one entry against the schema: the one place that knows what each kind requires."""
+    from .model.archs import ARCHITECTURES, FRAME_VARIANTS
+
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"registry entry {spec.name or '?'}: {why}")
+
+    for key in ("name", "description", "arch", "dataset", "status"):
+        if not isinstance(getattr(spec, key), str) or not getattr(spec, key):
+            raise bad(f"{key} must be a non-empty string")
+    if spec.status not in STATUSES:
+        raise bad(f"bad status {spec.status!r} (one of {', '.join(STATUSES)})")
+    if spec.arch not in ARCHITECTURES:
+        raise bad(f"unknown architecture {spec.arch!r}")
+    if spec.frames not in FRAME_VARIANTS:
+        raise bad(f"frames must be one of {', '.join(map(str, FRAME_VARIANTS))}")
+    if not isinstance(spec.num_classes, int) or isinstance(spec.num_classes, bool) or spec.num_classes < 1:
+        raise bad("num_classes must be a positive integer")
+    if not isinstance(spec.accuracy, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in spec.accuracy.items()):
+        raise bad("accuracy must map measure names to strings")
+    if not isinstance(spec.size_bytes, int) or spec.size_bytes < 0:
+        raise bad("size_bytes must be a non-negative integer")
+    if spec.labels and spec.labels not in _LABEL_SETS:
+        raise bad(f"labels must be one of {', '.join(_LABEL_SETS)} (or left out)")
+    if spec.labels and _LABEL_SETS[spec.labels] != spec.num_classes:
+        raise bad(f"labels {spec.labels} has {_LABEL_SETS[spec.labels]} classes, not {spec.num_classes}")
+    kind = spec.kind
+    for key in kind.required:
+        if not getattr(spec, key):
+            raise bad(f"a {kind.name} entry needs {key}")
+    for key in kind.forbidden:
+        if getattr(spec, key):
+            raise bad(f"a {kind.name} entry has no {key}")
+    if spec.pipeline is not None:
+        if not isinstance(spec.pipeline, Pipeline):
+            raise bad("pipeline must be an object")
+        for problem in spec.pipeline.problems():
+            raise bad(problem)
+    if kind.name in ("hub", "derived"):
+        # a hub entry is pinned completely; a derived one may follow the source repo's default
+        # branch when no commit could be pinned (then the Hub's own sha256 is checked)
+        pinned_only = kind.name == "hub"
+        if not REPO_ID.match(spec.hub_repo) or not (_HEX40.match(spec.revision)
+                                                    or (not pinned_only and not spec.revision)):
+            raise bad("needs hub_repo and a 40-hex revision")
+        if not isinstance(spec.files, dict) or any(not (_HEX64.match(h) or (not pinned_only and h == ""))
+                                                   for h in spec.files.values()):
+            raise bad("needs files with sha256 digests")
+        if spec.revision == "" and any(spec.files.values()):
+            raise bad("a pinned digest needs a pinned revision")
+    if kind.name == "url":
+        parts = urlsplit(spec.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise bad(f"url must be a plain http(s) address, not {spec.url!r}")
+        if not spec.file_name.lower().endswith(CHECKPOINT_SUFFIXES):
+            raise bad(f"url must name a checkpoint file ({', '.join(CHECKPOINT_SUFFIXES)})")
+        if not _DIGEST.match(spec.sha256):
+            raise bad("sha256 must be lowercase hex: the full digest (64) or at least its first 8 digits")
+
+
+# ------------------------------------------------------------------------------ the registry
 
 def registry_path() -> Path:
     """The registry file: ``$COST_REGISTRY`` when set, else the one shipped in ``weights/``."""
@@ -82,20 +266,32 @@ def registry_path() -> Path:
     return weights_dir() / "registry.json"
 
 
-@lru_cache(maxsize=1)
 def load_registry() -> dict[str, ModelSpec]:
-    """All entries by name, checked against the schema."""
+    """All entries by name, checked against the schema (re-read when the file changes)."""
     path = registry_path()
     try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    return _load(str(path), stamp)
+
+
+@lru_cache(maxsize=4)
+def _load(path_text: str, _stamp: tuple[int, int] | None) -> dict[str, ModelSpec]:
+    path = Path(path_text)
+    try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"model registry {path} unreadable: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
         raise ConfigError(f"model registry {path}: expected an object with a 'models' list")
     out: dict[str, ModelSpec] = {}
     for entry in raw["models"]:
+        if not isinstance(entry, dict):
+            raise ConfigError(f"model registry {path}: an entry is not an object")
         try:
-            spec = ModelSpec(**entry)
+            spec = ModelSpec.from_dict(entry)
         except TypeError as exc:
             raise ConfigError(f"model registry {path}: bad entry {entry.get('name', '?')!r} ({exc})") from None
         spec.validate()
@@ -106,10 +302,12 @@ def load_registry() -> dict[str, ModelSpec]:
 
 
 def has(name: str) -> bool:
+    """Whether the registry has an entry of that name."""
     return name in load_registry()
 
 
 def get(name: str) -> ModelSpec:
+    """The entry of that name; raises ModelNotFoundError with the closest name as a hint."""
     reg = load_registry()
     if name not in reg:
         close = suggest(name)
@@ -124,22 +322,28 @@ def suggest(name: str) -> str | None:
     return match[0] if match else None
 
 
-def local_folder(name: str, download: bool | None = None) -> Path:
-    """The local model folder of a registry entry.
+def by_digest(sha256_hex: str) -> list[ModelSpec]:
+    """The url entries whose file has this sha256, in registry order."""
+    return [s for s in load_registry().values() if s.source == "url" and s.matches_digest(sha256_hex)]
 
-    Bundled entries come from the installation; the others from the Hub cache, downloaded
-    when missing unless ``download`` is False or ``HF_HUB_OFFLINE=1`` (then a HubError says
-    what to run). Unpublished entries raise NotPublishedError.
-    """
-    from .model.folder import weights_dir
 
-    spec = get(name)
-    if spec.status == "bundled":
-        folder = weights_dir() / spec.folder
-        if not folder.is_dir():
-            raise ConfigError(f"bundled model {name} is missing from this installation ({folder})",
-                              hint="reinstall cost-cli")
-        return folder
-    from . import hub
+# ------------------------------------------------------------------------------ --model syntax
 
-    return hub.registry_folder(spec, download=(download is not False) and not hub.offline())
+def is_checkpoint_name(path: str | os.PathLike) -> bool:
+    """Whether a file name has one of the checkpoint suffixes."""
+    return os.fspath(path).lower().endswith(CHECKPOINT_SUFFIXES)
+
+
+def is_repo_id(text: str) -> bool:
+    """Whether ``text`` reads as a Hub repo id ``ORG/NAME[@REVISION]`` (the one test of it)."""
+    repo, sep, rev = text.partition("@")
+    return bool(REPO_ID.match(repo)) and (not sep or bool(rev))
+
+
+def parse_repo_ref(text: str) -> tuple[str, str | None]:
+    """``ORG/NAME[@REVISION]`` -> (repo id, revision or None); ConfigError when it is not one."""
+    if not is_repo_id(text):
+        raise ConfigError(f"{text!r} is not a Hub repo id", hint="write ORG/NAME or ORG/NAME@REVISION")
+    repo, _, rev = text.partition("@")
+    return repo, rev or None
+

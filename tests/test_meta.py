@@ -1,5 +1,7 @@
 """Every command has help and is documented; every registry entry passes its schema."""
 
+import ast
+import json
 import re
 import subprocess
 import sys
@@ -47,3 +49,164 @@ def test_listing_models_does_not_import_torch():
         r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert "motion-tiny" in r.stdout or "label" in r.stdout
+
+
+# ------------------------------------------------------------------------------ registry schema
+
+def _url_entry(**changes) -> dict:
+    entry = {"name": "x-k400", "description": "a test entry", "arch": "slowonly-r50", "frames": 8,
+             "dataset": "Kinetics-400", "num_classes": 400, "status": "published", "license": "Apache-2.0",
+             "url": "https://example.org/a/x_20220901-df42dc84.pth", "sha256": "df42dc84", "labels": "k400",
+             "pipeline": {"clip_len": 8, "frame_interval": 8, "short_side": 256, "crop_size": 224,
+                          "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375]},
+             "accuracy": {"k400 val": "75.96 / 92.40"}}
+    entry.update(changes)
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+def test_a_url_entry_passes_the_schema_and_reports_its_kind():
+    spec = registry.ModelSpec.from_dict(_url_entry())
+    spec.validate()
+    assert spec.source == "url" and spec.downloads and spec.pinned and spec.digest_is_prefix
+    assert spec.file_name == "x_20220901-df42dc84.pth"
+    assert spec.matches_digest("df42dc84" + "0" * 56) and not spec.matches_digest("0" * 64)
+    full = registry.ModelSpec.from_dict(_url_entry(sha256="ab" * 32))
+    full.validate()
+    assert not full.digest_is_prefix
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"sha256": None}, "needs sha256"),
+    ({"sha256": "df42dc8"}, "sha256 must be"),
+    ({"sha256": "DF42DC84"}, "sha256 must be"),
+    ({"url": "ftp://example.org/x.pth"}, "url must be"),
+    ({"url": "https://example.org/x.tar"}, "checkpoint file"),
+    ({"url": "https://example.org/x.pth?token=1"}, "url must be"),
+    ({"hub_repo": "org/name"}, "has no hub_repo"),
+    ({"folder": "x"}, "has no folder"),
+    ({"labels": None}, "needs labels"),
+    ({"labels": "mit"}, "339 classes"),
+    ({"pipeline": None}, "needs pipeline"),
+    ({"license": None}, "needs license"),
+    ({"arch": "slowonly-r18"}, "unknown architecture"),
+    ({"frames": 16}, "frames must be"),
+    ({"status": "maybe"}, "bad status"),
+    ({"accuracy": {"k400": 75.9}}, "accuracy"),
+])
+def test_the_schema_names_what_is_wrong(changes, needle):
+    from cost_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        registry.ModelSpec.from_dict(_url_entry(**changes)).validate()
+    assert needle in info.value.message and "x-k400" in info.value.message
+
+
+@pytest.mark.parametrize("pipeline,needle", [({"crop_size": 300}, "larger than short_side"),
+                                             ({"clip_len": 0}, "clip_len"), ({"std": [1, 0, 1]}, "std"),
+                                             ({"mean": [1, 2]}, "mean")])
+def test_the_schema_checks_pipelines(pipeline, needle):
+    from cost_cli.errors import ConfigError
+
+    p = dict(_url_entry()["pipeline"], **pipeline)
+    with pytest.raises(ConfigError, match=needle):
+        registry.ModelSpec.from_dict(_url_entry(pipeline=p)).validate()
+
+
+def test_unknown_fields_and_broken_files_are_one_line(tmp_path, monkeypatch):
+    from cost_cli.errors import ConfigError
+
+    bad = tmp_path / "r.json"
+    monkeypatch.setenv("COST_REGISTRY", str(bad))
+    bad.write_text(json.dumps({"models": [_url_entry(weights="x")]}))
+    with pytest.raises(ConfigError, match="bad entry 'x-k400'"):
+        registry.load_registry()
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="unreadable"):
+        registry.load_registry()
+
+
+def test_zoo_entries_are_the_publishers_files_with_their_own_pipeline():
+    """URL as zoo-models.md builds it, the digest digits of its name, the network's pipeline."""
+    from cost_cli.model.archs import default_pipeline
+
+    reg = registry.load_registry()
+    zoo = {"i3d-r50-k400": "i3d", "c2d-r50-k400": "c2d", "slowonly-r50-k400": "slowonly",
+           "slowonly-r101-k400": "slowonly", "costa-r50-from-c2d-k400": "c2d"}
+    for name, algo in zoo.items():
+        spec = reg[name]
+        assert spec.source == "url" and spec.labels == "k400" and spec.num_classes == 400
+        m = re.fullmatch(r"https://download\.openmmlab\.com/mmaction/v1\.0/recognition/(\w+)/([^/]+)/\2_(\d{8})-"
+                         r"([0-9a-f]{8})\.pth", spec.url)
+        assert m and m.group(1) == algo and m.group(4) == spec.sha256, spec.url
+        assert "Apache-2.0" in spec.license and "CC BY 4.0" in spec.license
+        assert re.fullmatch(r"\d+\.\d\d / \d+\.\d\d", next(iter(spec.accuracy.values())))
+    for name in ("i3d-r50-k400", "c2d-r50-k400", "slowonly-r50-k400", "slowonly-r101-k400"):
+        spec = reg[name]
+        assert spec.pipeline.as_dict() == default_pipeline(spec.arch, spec.frames)
+    assert reg["costa-r50-from-c2d-k400"].url == reg["c2d-r50-k400"].url
+    assert reg["costa-r50-from-c2d-k400"].pipeline == reg["c2d-r50-k400"].pipeline
+
+
+# ------------------------------------------------------------------------------ module structure
+
+PACKAGE = Path(__file__).resolve().parent.parent / "cost_cli"
+
+
+def _imports() -> dict[str, set[str]]:
+    """Every import (module level or inside functions) between cost_cli's own modules."""
+    mods = {}
+    for p in PACKAGE.rglob("*.py"):
+        parts = p.relative_to(PACKAGE.parent).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    graph: dict[str, set[str]] = {}
+    for mod, path in mods.items():
+        pkg = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = pkg
+                for _ in range(max(0, node.level - 1)):
+                    base = base.rpartition(".")[0]
+                target = (base + ("." + node.module if node.module else "")) if node.level else (node.module or "")
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    deps.add(sub if sub in mods else target)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+        graph[mod] = {d for d in deps if d in mods and d != mod}
+    return graph
+
+
+def test_no_import_circle_in_cost_cli():
+    graph = _imports()
+    state: dict[str, int] = {}
+
+    def visit(mod: str, path: list[str]) -> None:
+        state[mod] = 1
+        for dep in sorted(graph[mod]):
+            if state.get(dep) == 1:
+                raise AssertionError("import circle: " + " -> ".join(path[path.index(dep):] + [dep]))
+            if dep not in state:
+                visit(dep, path + [dep])
+        state[mod] = 2
+
+    for mod in sorted(graph):
+        if mod not in state:
+            visit(mod, [mod])
+
+
+def test_the_weights_corner_keeps_its_rooms():
+    graph = _imports()
+    # the registry is a leaf of pure data: none of the weights corner, no network, no torch
+    assert not graph["cost_cli.registry"] & {"cost_cli.hub", "cost_cli.fetch", "cost_cli.resolve"}
+    reg_src = (PACKAGE / "registry.py").read_text()
+    assert "import torch" not in reg_src and "urllib.request" not in reg_src
+    # loading goes through the resolver, never the Hub client directly
+    assert "cost_cli.hub" not in graph["cost_cli.model.loading"]
+    # only hub.py talks to huggingface_hub; one list of checkpoint suffixes (registry.py)
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if path.name != "hub.py":
+            assert not re.search(r"^\s*(import|from) huggingface_hub", text, re.M), path
+        if path.name != "registry.py":
+            assert '".ckpt"' not in text, f"{path} keeps its own list of checkpoint suffixes"

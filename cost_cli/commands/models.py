@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,45 +17,28 @@ def download(
                                                         "(after a checksum mismatch, for example).")] = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Download a model into the Hugging Face cache and print its local folder on stdout.
+    """Download a model (converting or building it once) and print its local folder on stdout.
 
-    Registry entries are pinned to a revision and checked against their sha256 digests;
-    ImageNet entries (r50-in1k, r101-in1k) are built from the 2D weights on first download.
-    Honours HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE, HF_ENDPOINT and HF_TOKEN.
+    Registry entries are pinned and checked against their sha256 digests before anything is
+    kept: the MMAction2 Kinetics-400 models come from the publisher's URL (COST_MIRROR replaces
+    its host) and are converted into a model folder in the tool's cache; ImageNet entries
+    (r50-in1k, r101-in1k) are built from the Hub's 2D weights. An interrupted download resumes.
+    Honours COST_CACHE, COST_MIRROR, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE, HF_ENDPOINT, HF_TOKEN.
     """
-    from .. import console, hub, registry
+    from .. import console, hub, registry, resolve
 
     console.set_quiet(quiet)
-    if "/" in target:
+    if not registry.has(target) and "/" in target:
         path = hub.resolve_repo(target, download=True, force=force)
         console.info(f"{target}: ready")
     else:
         spec = registry.get(target)
-        if spec.status == "unpublished":
-            raise hub.not_published(spec)
-        if spec.status == "bundled":
-            path = registry.local_folder(target)
+        path = resolve.registry_folder(spec, download=True, force=force)
+        if spec.source == "bundled":
             console.info(f"{target} is bundled with cost-cli; nothing to download")
         else:
-            path = hub.registry_folder(spec, download=True, force=force)
-            console.info(f"{target}: {spec.arch}, {spec.num_classes} classes, ready")
+            console.info(f"{target}: {spec.arch}, {spec.num_classes} classes ({spec.dataset}), ready")
     typer.echo(str(path))
-
-
-def _status(spec, hub) -> tuple[str, Path | None]:
-    from .. import registry
-    from ..model.folder import is_model_folder
-
-    if spec.status == "bundled":
-        try:
-            folder = registry.local_folder(spec.name)
-        except Exception:  # noqa: BLE001 - a broken installation shows as missing, not as a crash
-            return "missing", None
-        return ("bundled", folder) if is_model_folder(folder) else ("missing", None)
-    if spec.status == "unpublished":
-        return "unpublished", None
-    folder = hub.cached_folder(spec)
-    return ("cached", folder) if folder is not None else ("downloadable", None)
 
 
 def _human(n: int) -> str:
@@ -67,44 +49,79 @@ def _human(n: int) -> str:
     return f"{n:.1f} GB"  # pragma: no cover
 
 
+def _origin(spec) -> tuple[str | None, str | None]:
+    """Where an entry's weights come from (a URL or Hub repo) and the digest they are checked against."""
+    if spec.source == "url":
+        return spec.url, spec.sha256
+    if spec.source in ("hub", "derived"):
+        rev = f"@{spec.revision[:12]}" if spec.revision else ""
+        weights = [h for f, h in spec.files.items() if f.endswith((".safetensors", ".pth", ".bin"))]
+        digest = (weights or list(spec.files.values()) or [""])[0]
+        return f"hf://{spec.hub_repo}{rev}", digest or None
+    return None, None
+
+
+def _row(spec, resolve) -> dict:
+    from .. import fetch
+
+    status, folder = resolve.availability(spec)
+    size = resolve.folder_size(folder) if folder is not None else (spec.size_bytes or None)
+    origin, digest = _origin(spec)
+    row = {
+        "name": spec.name,
+        "arch": spec.arch,
+        "frames": spec.frames,
+        "dataset": spec.dataset,
+        "num_classes": spec.num_classes,
+        "accuracy": dict(spec.accuracy),
+        "size_bytes": size,
+        "size_exact": folder is not None,
+        "status": status,
+        "source": spec.source,
+        "path": str(folder) if folder is not None else None,
+        "url": spec.url or None,
+        "sha256": digest or None,
+        "sha256_is_prefix": (spec.source == "url" and spec.digest_is_prefix) if digest else None,
+        "hub_repo": spec.hub_repo or None,
+        "revision": spec.revision or None,
+        "pinned": spec.pinned if spec.downloads else None,
+        "labels": spec.labels or None,
+        "pipeline": spec.pipeline.as_dict() if spec.pipeline else None,
+        "license": spec.license or None,
+        "description": spec.description,
+        "notes": spec.notes or None,
+    }
+    if spec.url and fetch.mirrored(spec.url) != spec.url:
+        row["mirror_url"] = fetch.mirrored(spec.url)
+    row["origin"] = origin
+    return row
+
+
 def models(as_json: JsonOpt = False) -> None:
-    """List the named models: architecture, dataset, classes, accuracy, size and status.
+    """List the named models: architecture, dataset, classes, accuracy, size, status and source.
 
     Status is bundled (ships with cost-cli), cached (downloaded, usable offline), downloadable,
-    or unpublished (no trained weights exist anywhere: convert your own or train one).
+    or unpublished (no trained weights exist anywhere: convert your own or train one). SOURCE is
+    the URL or Hub repo the weights come from, with the sha256 (or its leading digits) they are
+    checked against.
     """
-    from .. import hub, registry
+    from .. import registry, resolve
 
-    rows = []
-    for spec in registry.load_registry().values():
-        status, folder = _status(spec, hub)
-        size = hub.folder_size(folder) if folder is not None else (spec.size_bytes or None)
-        rows.append({
-            "name": spec.name,
-            "arch": spec.arch,
-            "frames": spec.frames,
-            "dataset": spec.dataset,
-            "num_classes": spec.num_classes,
-            "accuracy": dict(spec.accuracy),
-            "size_bytes": size,
-            "size_exact": folder is not None,
-            "status": status,
-            "path": str(folder) if folder is not None else None,
-            "hub_repo": spec.hub_repo or None,
-            "revision": spec.revision or None,
-            "pinned": spec.pinned if spec.status in ("published", "derived") else None,
-            "license": spec.license or None,
-            "description": spec.description,
-            "notes": spec.notes or None,
-        })
+    rows = [_row(spec, resolve) for spec in registry.load_registry().values()]
     if as_json:
+        for r in rows:
+            r.pop("origin")
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = [("NAME", "ARCH", "DATASET", "CLASSES", "ACCURACY (TOP-1 / TOP-5)", "SIZE", "STATUS")]
+    table = [("NAME", "ARCH", "DATASET", "CLASSES", "ACCURACY (TOP-1 / TOP-5)", "SIZE", "STATUS", "SOURCE (SHA256)")]
     for r in rows:
         acc = "; ".join(f"{k} {v}" for k, v in r["accuracy"].items()) or "-"
         size = "-" if r["size_bytes"] is None else ("" if r["size_exact"] else "~") + _human(r["size_bytes"])
-        table.append((r["name"], r["arch"], r["dataset"], str(r["num_classes"]), acc, size, r["status"]))
+        if r["origin"]:
+            source = r["origin"] + (f" ({r['sha256'][:12]})" if r["sha256"] else " (unpinned)")
+        else:
+            source = "installed with cost-cli" if r["source"] == "bundled" else "-"
+        table.append((r["name"], r["arch"], r["dataset"], str(r["num_classes"]), acc, size, r["status"], source))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

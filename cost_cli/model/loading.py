@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import torch
 
-from ..errors import ConfigError, ModelNotFoundError
-from .folder import ModelConfig, is_model_folder, read_model_folder, build_model, sha256_file, weights_dir  # noqa: F401
+from ..errors import CheckpointError, ConfigError
+from .folder import ModelConfig, build_model, read_model_folder, sha256_file
 from .resnet3d_cost import CoSTRecognizer
-
-DEFAULT_MODEL = "motion-tiny"
 
 
 def _finish(model: CoSTRecognizer, config: ModelConfig, labels: list[str], sha: str, source: str,
@@ -43,75 +41,59 @@ def load_folder(path: str | os.PathLike, device: str | torch.device | None = Non
 
 
 def load_checkpoint_file(path: str | os.PathLike, device: str | torch.device | None = None,
-                         warn=None) -> CoSTRecognizer:
-    """An official MMAction2 ``.pth`` converted on the fly (classes named by index)."""
-    from .checkpoint import infer_layout, model_from_state, read_checkpoint
+                         warn: Callable[[str], None] | None = None) -> CoSTRecognizer:
+    """An MMAction2 checkpoint converted on the fly.
 
-    state = read_checkpoint(path)
-    model = model_from_state(state, str(path))
-    inferred = infer_layout(state)
-    config = ModelConfig(arch=model.arch.name, num_classes=model.num_classes, frames=model.frames,
-                         clip_len=8 if model.frames == 8 else 32, frame_interval=8 if model.frames == 8 else 2,
-                         name=Path(path).stem, provenance={"converted_from": str(path)})
-    labels = [str(i) for i in range(model.num_classes)]
-    if warn is not None and inferred.num_classes in (339, 400):
-        ds = "mit" if inferred.num_classes == 339 else "k400"
-        warn(f"{path}: classes are named by index; `cost convert {path} --labels {ds}` names them")
-    return _finish(model, config, labels, sha256_file(path), str(path), device)
+    A file whose sha256 is a registry entry's (``cost models``) gets that entry's class names
+    and input pipeline; any other is named by index (with a hint through ``warn``).
+    """
+    from ..labels import SIZES, builtin_labels
+    from ..resolve import entry_for_checkpoint
+    from .checkpoint import prepare_conversion
+
+    held: list[str] = []  # the "named by index" hint, said only when no registry entry names them
+    conv = prepare_conversion(path, provenance={"converted_from": str(path), "tool": "--model"}, warn=held.append)
+    config, labels = conv.config, list(conv.labels)
+    sha = conv.provenance.get("checkpoint_sha256") or sha256_file(path)
+    spec = entry_for_checkpoint(sha, config.arch)
+    if spec is not None and spec.labels and spec.num_classes == config.num_classes:
+        labels = builtin_labels(spec.labels)
+        changes = dict(spec.pipeline.as_dict()) if spec.pipeline else {}
+        config = config.with_(dataset=spec.dataset, provenance={**config.provenance, "registry_entry": spec.name},
+                              **changes)
+        held.clear()
+    elif held and config.num_classes in SIZES:
+        (warn or _stderr_warn)(f"{path}: classes are named by index; "
+                               f"`cost convert {path} --out DIR --labels {SIZES[config.num_classes]}` names them")
+    return _finish(conv.model, config, labels, sha, str(path), device)
 
 
-def resolve_source(source: str | os.PathLike | None) -> tuple[str, str]:
-    """Classify a ``--model`` value: ('folder'|'checkpoint'|'registry'|'hub', value)."""
-    from .. import registry
-
-    if source is None or source == "":
-        source = os.environ.get("COST_MODEL") or DEFAULT_MODEL
-    text = os.fspath(source)
-    p = Path(text)
-    if p.is_dir():
-        if is_model_folder(p):
-            return "folder", text
-        raise ConfigError(f"{text}: not a model folder (needs config.json and model.safetensors)")
-    if p.is_file():
-        if p.suffix.lower() in (".pth", ".pt", ".bin", ".ckpt"):
-            return "checkpoint", text
-        raise ConfigError(f"{text}: not a model (expected a model folder or an official .pth checkpoint)")
-    if registry.has(text):
-        return "registry", text
-    if "/" in text and not text.startswith((".", "/", "~")) and text.count("/") == 1:
-        return "hub", text
-    hint = registry.suggest(text)
-    raise ModelNotFoundError(f"model {text!r} not found: no such folder, file or registry name",
-                             hint=(f"did you mean {hint!r}? " if hint else "") + "`cost models` lists the names")
+def _stderr_warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def load_model(source: str | os.PathLike | None = None, device: str | torch.device | None = None,
-               warn=None) -> CoSTRecognizer:
+               warn: Callable[[str], None] | None = None) -> CoSTRecognizer:
     """Load a CoST model for inference.
 
-    ``source`` is a model folder, an official ``.pth`` checkpoint, a registry name
-    (``motion-tiny``, ``r50-in1k`` ...) or a Hub repo id (``org/name[@revision]``); ``None``
-    means the bundled default model. Returns the network in eval mode; its forward maps a
+    ``source`` is a model folder, an official checkpoint (``.pth``), a registry name
+    (``motion-tiny``, ``slowonly-r50-k400`` ...) or a Hub repo id (``org/name[@revision]``);
+    ``None`` means ``$COST_MODEL`` or the bundled default. What is missing is downloaded
+    (never under ``HF_HUB_OFFLINE=1``). Returns the network in eval mode; its forward maps a
     normalized float tensor (N, 3, T, H, W) to logits (N, num_classes); ``.labels`` and
     ``.config`` describe the classes and the input pipeline.
+
+    A model that cannot be used (unknown, unpublished, a checkpoint that does not fit) raises
+    a ConfigError-like error (exit 2 in the CLI); a failed download raises exit-1 errors.
     """
-    from .. import registry
+    from ..resolve import UnusableCheckpointError, resolve_model
 
-    warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
-    kind, value = resolve_source(source)
-    if kind == "folder":
-        return load_folder(value, device)
-    if kind == "checkpoint":
-        return load_checkpoint_file(value, device, warn=warn)
-    if kind == "registry":
-        folder = registry.local_folder(value)
-        return load_folder(folder, device, source=value)
-    from .. import hub
-
-    folder = hub.resolve_repo(value)
-    if is_model_folder(folder):
-        return load_folder(folder, device, source=value)
-    ckpt = hub.find_checkpoint(folder)
-    model = load_checkpoint_file(ckpt, device, warn=warn)
-    model.source = value
+    found = resolve_model(source)
+    if found.kind == "folder":
+        return load_folder(found.path, device, source=found.source)
+    try:
+        model = load_checkpoint_file(found.path, device, warn=warn or _stderr_warn)
+    except CheckpointError as exc:
+        raise UnusableCheckpointError(exc.message, exc.hint) from None
+    model.source = found.source
     return model

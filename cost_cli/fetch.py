@@ -1,0 +1,363 @@
+"""Plain HTTP(S) downloads of registry files: resumable, verified, mirrored.
+
+The Hub has its own client (:mod:`cost_cli.hub`); this module fetches a publisher's file from a
+URL with the standard library alone. What it guarantees:
+
+* nothing unverified is kept: the file grows as ``NAME.part`` beside its final place and is
+  renamed into place only after its sha256 matched the registry's digest (in full, or the
+  leading hex digits the publisher puts in the file name); a mismatch deletes the part;
+* an interrupted download resumes where it stopped: within the run (the connection dropped
+  after some bytes came) and in the next run, also after the process was killed, with an HTTP
+  ``Range`` request; a server that ignores ``Range`` is read from the start again;
+* proxies come from the environment (``https_proxy``, ``http_proxy``, ``no_proxy``), every
+  request names cost-cli in its User-Agent, connects and reads time out;
+* ``COST_MIRROR=http://host[:port][/prefix]`` replaces the scheme and host of every registry
+  URL, keeping its path (mirrors, air-gapped sites, tests);
+* ``HF_HUB_OFFLINE=1`` means no network at all, here as for the Hub;
+* a progress bar on stderr only when stderr is a terminal (and not under ``--quiet``);
+* failures are one line and a hint (:class:`DownloadError`, exit 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import http.client
+import os
+import socket
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from . import console
+from ._version import __version__
+from .errors import ConfigError, CostError
+
+USER_AGENT = f"cost-cli/{__version__} python-urllib/{sys.version_info[0]}.{sys.version_info[1]}"
+TIMEOUT_S = 30.0  # connect and per-read timeout: a stalled server fails instead of hanging
+CHUNK = 1 << 20
+RETRIES = 4  # in-run resumptions after a dropped connection that had delivered bytes
+_TRUE = {"1", "ON", "YES", "TRUE"}
+
+
+class DownloadError(CostError):
+    """A file could not be downloaded (exit 1)."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file whose sha256 is not the expected one: refused and deleted."""
+
+
+# ---------------------------------------------------------------------------- environment
+
+def offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) forbids network access."""
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.upper() in _TRUE
+
+
+def hf_home() -> Path:
+    """``$HF_HOME``, defaulting as huggingface_hub does (``$XDG_CACHE_HOME/huggingface``)."""
+    env = os.environ.get("HF_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "huggingface"
+
+
+def cost_cache() -> Path:
+    """The tool's own cache (downloads, converted and derived models): ``$COST_CACHE`` or ``$HF_HOME/cost-cli``."""
+    env = os.environ.get("COST_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return hf_home() / "cost-cli"
+
+
+def mirrored(url: str) -> str:
+    """``url`` with scheme and host replaced by ``$COST_MIRROR`` (its path kept), or as it is."""
+    mirror = os.environ.get("COST_MIRROR", "").strip()
+    if not mirror:
+        return url
+    m = urlsplit(mirror)
+    if m.scheme not in ("http", "https") or not m.netloc or m.query or m.fragment:
+        raise ConfigError(f"COST_MIRROR={mirror!r} is not an http(s)://host[:port] address",
+                          hint="for example COST_MIRROR=http://mirror.local:8080")
+    u = urlsplit(url)
+    return urlunsplit((m.scheme, m.netloc, m.path.rstrip("/") + u.path, u.query, ""))
+
+
+def not_cached(what: str, where: Path, offline_mode: bool) -> DownloadError:
+    """The error for a model that is needed but not in the cache, naming the command to run."""
+    if offline_mode:
+        return DownloadError(f"{what} is not in the local cache ({where}) and HF_HUB_OFFLINE=1 forbids downloading",
+                             hint=f"run `cost download {what}` with network access (HF_HUB_OFFLINE unset) first")
+    return DownloadError(f"{what} is not downloaded yet", hint=f"run `cost download {what}`")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def digest_matches(actual: str, expected: str) -> bool:
+    """A full sha256 against a full digest or its leading hex digits."""
+    return bool(expected) and actual.lower().startswith(expected.lower())
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+@contextlib.contextmanager
+def _locked(lock: Path, what: str) -> Iterator[None]:
+    """One download of a file at a time (a second process waits; the kernel frees it on exit)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock, the .part may be shared
+        yield
+        return
+    with open(lock, "a+b") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            console.info(f"waiting for another cost process that is downloading {what}")
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+class _Interrupted(Exception):
+    """The connection dropped after ``got`` new bytes (the part file keeps them).
+
+    Worth another try in the same run when bytes came (the server works) or ``retry`` says so.
+    """
+
+    def __init__(self, got: int, reason: str, retry: bool = False) -> None:
+        super().__init__(reason)
+        self.got = got
+        self.reason = reason
+        self.retry = retry or got > 0
+
+
+class _Bar:
+    """A byte progress bar on stderr, only on a terminal."""
+
+    def __init__(self, what: str) -> None:
+        self.bar = None
+        self.announced = False  # the first answer is said in a log line (what, size, where from)
+        if console.stderr_is_terminal() and not console.is_quiet():
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                       TimeRemainingColumn, TransferSpeedColumn)
+
+            self.bar = Progress(TextColumn(f"[bold]{console.escape(what)}"), BarColumn(), DownloadColumn(),
+                                TransferSpeedColumn(), TimeRemainingColumn(), console=console.err,
+                                transient=True)
+            self.task = self.bar.add_task("download", total=None)
+            self.bar.start()
+
+    def set(self, done: int, total: int | None) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+# ---------------------------------------------------------------------------- download
+
+def download(url: str, dest: str | os.PathLike, digest: str, what: str) -> Path:
+    """Fetch ``url`` into ``dest``, verified against ``digest``; return ``dest``.
+
+    ``digest`` is the file's sha256 in full or its leading hex digits. An existing ``dest``
+    was verified when it was stored and is returned at once. Raises :class:`DownloadError`
+    (network, HTTP, disk) or :class:`ChecksumError` (the part file is deleted).
+    """
+    dest = Path(dest)
+    if dest.is_file():
+        return dest
+    if offline():
+        raise not_cached(what, dest.parent, offline_mode=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"cannot create {dest.parent} for {what} ({exc.strerror})",
+                            hint="point COST_CACHE at a writable folder") from None
+    part = dest.with_name(dest.name + ".part")
+    with _locked(dest.with_name(dest.name + ".lock"), what):
+        if dest.is_file():  # another process finished it while we waited
+            return dest
+        _fetch(url, part, what)
+        actual = sha256_of(part)
+        if not digest_matches(actual, digest):
+            part.unlink(missing_ok=True)
+            kind = "full digest" if len(digest) >= 64 else "leading digits"
+            raise ChecksumError(
+                f"checksum mismatch for {dest.name} of {what}: expected sha256 {digest} ({kind}), "
+                f"got {actual}; the file is refused and deleted",
+                hint=f"it came from {url}; if that is a mirror (COST_MIRROR), it holds another file")
+        os.replace(part, dest)
+    return dest
+
+
+def _fetch(url: str, part: Path, what: str) -> None:
+    """Make ``part`` hold the whole file, resuming what it holds; verification is the caller's."""
+    opener = urllib.request.build_opener()  # ProxyHandler reads the proxy variables
+    host = urlsplit(url).netloc
+    bar = _Bar(what)
+    retries = 0
+    try:
+        while True:
+            try:
+                _attempt(opener, url, part, what, host, bar)
+                return
+            except _Interrupted as exc:
+                if not exc.retry or retries >= RETRIES:
+                    have = part.stat().st_size if part.exists() else 0
+                    raise DownloadError(
+                        f"the download of {what} from {host} was interrupted at {_mb(have)} ({exc.reason})",
+                        hint="run the same command again: it resumes where it stopped") from None
+                retries += 1
+                console.info(f"connection to {host} lost while downloading {what}; resuming")
+                time.sleep(min(4.0, 0.25 * 2 ** retries))
+    finally:
+        bar.close()
+
+
+def _attempt(opener, url: str, part: Path, what: str, host: str, bar: _Bar) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        resp = opener.open(req, timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 416 and have:
+            # the part may already be whole (killed between the last byte and the rename);
+            # if not, the digest check refuses it and the next run starts afresh
+            return
+        raise DownloadError(f"{host} answered HTTP {exc.code} {exc.reason} for {what}",
+                            hint=_http_hint(exc.code, url)) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise _unreachable(exc, what, host) from None
+    with resp:
+        total = _expected_total(resp, have)
+        if not bar.announced:
+            size = f" ({_mb(total)})" if total else ""
+            start = f", resuming at {_mb(have)}" if have and resp.status == 206 else ""
+            console.info(f"downloading {what}{size} from {url}{start}")
+            bar.announced = True
+        if resp.status == 206:
+            start = _range_start(resp.headers.get("Content-Range", ""))
+            if start != have:  # not the bytes we asked for: start over from a clean file
+                part.unlink(missing_ok=True)
+                raise _Interrupted(0, f"the server answered a resume at byte {start}, not {have}", retry=True)
+            mode = "ab"
+        else:
+            if have:
+                console.info(f"{host} does not resume downloads; starting {what} again")
+            have = 0
+            mode = "wb"
+        _copy(resp, part, mode, have, total, what, bar)
+    size = part.stat().st_size
+    if total is not None and size < total:
+        raise _Interrupted(size - have, f"{_mb(size)} of {_mb(total)} received")
+
+
+def _copy(resp, part: Path, mode: str, have: int, total: int | None, what: str, bar: _Bar) -> None:
+    got = 0
+    # read1: what has arrived, not a full chunk (progress moves, a killed process loses little);
+    # unbuffered writes: every block is in the file as soon as it came
+    read = getattr(resp, "read1", resp.read)
+    with open(part, mode, buffering=0) as f:
+        bar.set(have, total)
+        while True:
+            try:
+                block = read(CHUNK)
+            except (http.client.IncompleteRead, ConnectionError, socket.timeout, ssl.SSLError, OSError) as exc:
+                if isinstance(exc, http.client.IncompleteRead) and exc.partial:
+                    _write(f, exc.partial, part, what)
+                    got += len(exc.partial)
+                raise _Interrupted(got, _reason(exc)) from None
+            if not block:
+                break
+            _write(f, block, part, what)
+            got += len(block)
+            bar.set(have + got, total)
+        with contextlib.suppress(OSError):
+            os.fsync(f.fileno())
+
+
+def _write(f, block: bytes, part: Path, what: str) -> None:
+    try:
+        f.write(block)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DownloadError(f"disk full while downloading {what} into {part.parent}",
+                                hint="free some space, or point COST_CACHE at a larger disk") from None
+        raise DownloadError(f"cannot write {part} ({exc.strerror})") from None
+
+
+def _expected_total(resp, have: int) -> int | None:
+    """The whole file's size from the answer's headers, when it says."""
+    if resp.status == 206:
+        rng = resp.headers.get("Content-Range", "")
+        tail = rng.rpartition("/")[2]
+        if tail.isdigit():
+            return int(tail)
+    length = resp.headers.get("Content-Length")
+    if length and length.isdigit():
+        return int(length) + (have if resp.status == 206 else 0)
+    return None
+
+
+def _range_start(content_range: str) -> int:
+    # "bytes 123-456/789"
+    try:
+        return int(content_range.split()[1].split("-")[0])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, http.client.IncompleteRead):
+        return "connection closed early"
+    if isinstance(exc, socket.timeout):
+        return f"no data for {TIMEOUT_S:.0f} s"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _http_hint(code: int, url: str) -> str:
+    if code in (401, 403, 404, 410):
+        mirror = " or the mirror in COST_MIRROR lacks it" if os.environ.get("COST_MIRROR") else ""
+        return f"the file is not available at {url}{mirror}; check `cost models` and the registry entry"
+    return "try again later; models already downloaded work offline with HF_HUB_OFFLINE=1"
+
+
+def _unreachable(exc: BaseException, what: str, host: str) -> DownloadError:
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
+        return DownloadError(f"the TLS certificate of {host} could not be verified while downloading {what}",
+                             hint="behind an intercepting proxy, point SSL_CERT_FILE at its CA bundle")
+    if isinstance(reason, socket.timeout) or "timed out" in str(reason):
+        text = f"no answer from {host} within {TIMEOUT_S:.0f} s"
+    elif isinstance(reason, socket.gaierror):
+        text = f"cannot resolve {host}"
+    else:
+        text = f"cannot reach {host} ({getattr(reason, 'strerror', None) or reason})"
+    return DownloadError(f"{text} to download {what}, and it is not in the cache",
+                         hint=f"check the network connection, proxy (https_proxy) or COST_MIRROR, then run "
+                              f"`cost download {what}`; models already downloaded work offline with HF_HUB_OFFLINE=1")
