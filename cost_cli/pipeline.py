@@ -470,10 +470,19 @@ class _Stream:
 def _open_stream(out: str | None) -> _Stream:
     """stdout, or --out opened as a stream. A FIFO nobody reads is refused at once (opening it
     for writing would wait for a reader forever)."""
-    if output_kind(out) == "stdout":
-        return _Stream()
+    if output_kind(out) == "stdout" or out in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"):
+        return _Stream()  # our own stdout, as the shell set it up (a `>>` keeps appending)
     import errno
     import fcntl
+    import re
+
+    m = re.fullmatch(r"/dev/(?:fd/(\d+)|(stderr))|/proc/self/fd/(\d+)", out)
+    if m:  # a descriptor we hold: write to it as it is, not to a new opening of its file
+        fd = int(m.group(1) or m.group(3) or 2)
+        try:
+            return _Stream(os.fdopen(os.dup(fd), "wb"))
+        except OSError as exc:
+            raise UsageError(f"--out {out}: no such open file ({exc.strerror})") from None
 
     try:
         fd = os.open(out, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
