@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -222,12 +223,18 @@ def cache_files(cache: Path) -> list[Path]:
         if cache.exists() else []
 
 
-def one_error(r, code: int, *needles: str) -> str:
-    """The run failed with `code`, an 'error:' line and at most a 'hint:' line, no traceback."""
+def one_error(r, code: int, *needles: str, logs: bool = False) -> str:
+    """The run failed with `code`: one 'error:' line and at most a 'hint:' line, no traceback.
+
+    ``logs``: log lines of work done before the failure may come first (a download that then
+    failed its check); otherwise stderr is the error and its hint alone.
+    """
     assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
     lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith("error:")]
     assert len(errors) == 1 and lines[-1].startswith(("error:", "hint:")), r.stderr
+    if not logs:
+        assert lines[0].startswith("error:") and len(lines) <= 2, r.stderr
     assert sum(ln.startswith("hint:") for ln in lines) <= 1, r.stderr
     assert "Traceback" not in r.stderr, r.stderr
     for needle in needles:
@@ -293,7 +300,7 @@ def test_shipped_registry_through_mirror_refuses_a_file_that_is_not_the_publishe
     path = urlsplit(spec["url"]).path
     server.files[path] = content["a"]
     r = run("download", "slowonly-r50-k400", env={"COST_REGISTRY": "", "COST_MIRROR": server.url})
-    line = one_error(r, 1, "checksum mismatch")
+    line = one_error(r, 1, "checksum mismatch", logs=True)
     assert f"expected sha256 {spec['sha256']}" in line and sha256(content["a"]) in line
     assert [g["path"] for g in server.gets(path)] == [path]  # the publisher's path, kept
     assert cache_files(run.cache) == []  # nothing kept: no file, no part, no model folder
@@ -301,11 +308,11 @@ def test_shipped_registry_through_mirror_refuses_a_file_that_is_not_the_publishe
 
 def test_mismatch_against_a_full_digest_keeps_nothing(run, server, content):
     r = run("download", "tiny-wrong")
-    line = one_error(r, 1, "checksum mismatch", "0" * 64, sha256(content["b"]))
+    line = one_error(r, 1, "checksum mismatch", "0" * 64, sha256(content["b"]), logs=True)
     assert "refused" in line
     assert cache_files(run.cache) == []
     r = run("info", "tiny-wrong")  # the same through --model: a download failure, exit 1
-    one_error(r, 1, "checksum mismatch")
+    one_error(r, 1, "checksum mismatch", logs=True)
 
 
 def test_connection_cut_mid_body_is_resumed_in_the_same_run(run, server, content):
@@ -320,7 +327,7 @@ def test_connection_cut_mid_body_is_resumed_in_the_same_run(run, server, content
 def test_interrupted_download_is_resumed_by_the_next_run(run, server, content):
     server.cuts[A_PATH] = 99  # every answer is cut: this run gives up, keeping what it got
     r = run("download", "tiny-k400")
-    one_error(r, 1, "interrupted", "run the same command again")
+    one_error(r, 1, "interrupted", "run the same command again", logs=True)
     part = part_of(run, sha256(content["a"]), A_PATH)
     have = part.stat().st_size
     assert 0 < have < len(content["a"]) and content["a"].startswith(part.read_bytes())
@@ -377,6 +384,10 @@ def test_offline_use_from_the_cache(run, server):
     r = run("download", "tiny-k400", offline=True)
     assert r.returncode == 0 and r.stdout == folder
     assert run("info", "tiny-k400", "--json").returncode == 0  # cached: no network needed either
+    # a folder of an older converter is rebuilt from the kept download, offline too
+    shutil.rmtree(run.cache / "models")
+    r = run("download", "tiny-k400", offline=True)
+    assert r.returncode == 0 and r.stdout == folder, r.stderr
 
 
 def test_not_cached_offline_or_unreachable_names_the_command(run, server, tmp_path):
@@ -450,3 +461,112 @@ def test_python_api_loads_a_downloaded_name(run, server, content, monkeypatch):
     model = cost_cli.load_model("tiny-prefix")
     assert model.labels[0] == K400_FIRST and model.config.crop_size == 56 and model.source == "tiny-prefix"
     assert len(server.gets(B_PATH)) == 1
+
+
+def test_progress_bar_only_on_a_terminal(run, server):
+    """stderr a terminal: a progress bar; a pipe, or --quiet on a terminal: none."""
+    import pty
+
+    def on_tty(*args, env=None) -> str:
+        master, slave = pty.openpty()
+        env = dict(run.env, TERM="xterm", COLUMNS="100", **(env or {}))
+        env.pop("NO_COLOR", None)
+        p = subprocess.Popen([sys.executable, "-m", "cost_cli", *args], env=env, stdout=subprocess.PIPE,
+                             stderr=slave)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed its side
+                break
+            if not data:
+                break
+            chunks.append(data)
+        p.wait(timeout=180)
+        os.close(master)
+        assert p.returncode == 0, b"".join(chunks)
+        return b"".join(chunks).decode("utf-8", "replace")
+
+    assert "━" in on_tty("download", "tiny-k400")  # rich's bar glyph
+    r = run("download", "tiny-prefix")
+    assert r.returncode == 0 and "━" not in r.stderr and "\x1b[" not in r.stderr
+    assert on_tty("download", "tiny-elsewhere", "-q", env={"COST_MIRROR": server.url}) == ""
+
+
+@pytest.mark.slow
+def test_a_zoo_file_downloads_once_for_two_entries(tmp_path, server, run):
+    """A C2D-R50 file in MMAction2's exact layout (4-D tensors), served once: the zoo entry
+    and the CoST(a) entry built from the same file share the download, and their logits agree."""
+    import torch
+
+    from zoo_reference import mmaction_checkpoint, random_zoo_state, realistic_clips, zoo_forward
+
+    state = random_zoo_state("c2d-r50", seed=3)
+    buf = io.BytesIO()
+    torch.save(mmaction_checkpoint(state, "c2d-r50"), buf)
+    data = buf.getvalue()
+    path = "/mmaction/v1.0/recognition/c2d/c2d_test/c2d_test_20221027-" + sha256(data)[:8] + ".pth"
+    server.files[path] = data
+    shipped = {m["name"]: m for m in shipped_registry()["models"]}
+    models = []
+    for name in ("c2d-r50-k400", "costa-r50-from-c2d-k400"):
+        entry = dict(shipped[name], url=server.url + path, sha256=sha256(data)[:8])
+        models.append(entry)
+    registry = tmp_path / "zoo.json"
+    registry.write_text(json.dumps({"models": models}))
+    env = {"COST_REGISTRY": str(registry)}
+    c2d = run("download", "c2d-r50-k400", env=env)
+    assert c2d.returncode == 0, c2d.stderr
+    costa = run("download", "costa-r50-from-c2d-k400", env=env)
+    assert costa.returncode == 0, costa.stderr
+    assert len(server.gets(path)) == 1  # one file, downloaded once
+    import cost_cli
+
+    a, b = cost_cli.load_model(c2d.stdout.strip()), cost_cli.load_model(costa.stdout.strip())
+    assert (a.arch.name, b.arch.name) == ("c2d-r50", "costa-r50-c2dstem")
+    assert a.labels[0] == b.labels[0] == K400_FIRST
+    clips = realistic_clips(1, 8, 48, seed=1)
+    with torch.no_grad():
+        ref = zoo_forward(state, clips, "c2d-r50")
+        for model in (a, b):
+            out = model(clips)
+            assert ((out - ref).norm() / ref.norm()).item() <= 1e-4
+
+
+def test_a_complete_part_left_by_a_kill_before_the_rename_is_kept(run, server, content):
+    part = part_of(run, sha256(content["a"]), A_PATH)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(content["a"])
+    r = run("download", "tiny-k400")
+    assert r.returncode == 0, r.stderr
+    assert [g["range"] for g in server.gets(A_PATH)] == [f"bytes={len(content['a'])}-"]  # answered 416
+    assert not part.exists()
+
+
+@pytest.mark.parametrize("mirror,expected", [
+    ("", "https://download.openmmlab.com/mmaction/x/y.pth"),
+    ("http://127.0.0.1:8080", "http://127.0.0.1:8080/mmaction/x/y.pth"),
+    ("https://mirror.lan/openmmlab/", "https://mirror.lan/openmmlab/mmaction/x/y.pth"),
+])
+def test_mirror_keeps_the_path(monkeypatch, mirror, expected):
+    from cost_cli import fetch
+
+    monkeypatch.setenv("COST_MIRROR", mirror)
+    assert fetch.mirrored("https://download.openmmlab.com/mmaction/x/y.pth") == expected
+
+
+def test_cache_location_and_digest_rules(monkeypatch, tmp_path):
+    from cost_cli import fetch
+
+    for var in ("COST_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert fetch.cost_cache() == tmp_path / "xdg" / "huggingface" / "cost-cli"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert fetch.cost_cache() == tmp_path / "hf" / "cost-cli"
+    monkeypatch.setenv("COST_CACHE", str(tmp_path / "c"))
+    assert fetch.cost_cache() == tmp_path / "c"
+    full = sha256(b"x")
+    assert fetch.digest_matches(full, full) and fetch.digest_matches(full, full[:8])
+    assert not fetch.digest_matches(full, "") and not fetch.digest_matches(full, "0" * 8)

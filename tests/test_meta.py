@@ -152,8 +152,22 @@ def test_zoo_entries_are_the_publishers_files_with_their_own_pipeline():
 PACKAGE = Path(__file__).resolve().parent.parent / "cost_cli"
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node, except those under ``if TYPE_CHECKING:`` (imports for type hints only)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and getattr(child.test, "id", getattr(child.test, "attr", "")) \
+                    == "TYPE_CHECKING":
+                stack.extend(child.orelse)
+                continue
+            stack.append(child)
+
+
 def _imports() -> dict[str, set[str]]:
-    """Every import (module level or inside functions) between cost_cli's own modules."""
+    """Every import that runs (module level or inside functions) between cost_cli's own modules."""
     mods = {}
     for p in PACKAGE.rglob("*.py"):
         parts = p.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -162,7 +176,7 @@ def _imports() -> dict[str, set[str]]:
     for mod, path in mods.items():
         pkg = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
         deps: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):
                 base = pkg
                 for _ in range(max(0, node.level - 1)):
