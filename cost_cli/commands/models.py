@@ -19,10 +19,11 @@ def download(
 ) -> None:
     """Download a model (converting or building it once) and print its local folder on stdout.
 
-    Registry entries are pinned and checked against their sha256 digests before anything is
-    kept: the MMAction2 Kinetics-400 models come from the publisher's URL (COST_MIRROR replaces
-    its host) and are converted into a model folder in the tool's cache; ImageNet entries
-    (r50-in1k, r101-in1k) are built from the Hub's 2D weights. An interrupted download resumes.
+    Registry entries are pinned and checked against their sha256 digests. The MMAction2
+    Kinetics-400 models come from the publisher's URL (COST_MIRROR replaces its host), are kept
+    only when their digest matches, and are converted into a model folder in the tool's cache;
+    ImageNet entries (r50-in1k, r101-in1k) are built from the Hub's 2D weights. An interrupted
+    download resumes.
     Honours COST_CACHE, COST_MIRROR, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE, HF_ENDPOINT, HF_TOKEN.
     """
     from .. import console, hub, registry, resolve
