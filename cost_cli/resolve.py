@@ -256,13 +256,15 @@ def _convert(spec: ModelSpec, src: Path, out: Path) -> Path:
     from .model.folder import write_model_folder
 
     console.info(f"converting {spec.name} ({src.name}) into a {spec.arch} model folder")
-    provenance = {"registry_entry": spec.name, "source_url": spec.url,
-                  "source_sha256": fetch.sha256_of(src), "license": spec.license,
-                  "converted_by": f"cost-cli {__version__} (convert v{CONVERT_VERSION})"}
+    provenance = {"registry_entry": spec.name, "source_url": spec.url, "license": spec.license,
+                  "tool": "cost download", "converted_by": f"cost-cli {__version__} (convert v{CONVERT_VERSION})"}
     conv = prepare_conversion(src, arch=spec.arch, frames=spec.frames, num_classes=spec.num_classes,
                               labels=spec.labels or None, name=spec.name, provenance=provenance,
                               warn=console.warn)
-    config = conv.config.with_(dataset=spec.dataset, **(spec.pipeline.as_dict() if spec.pipeline else {}))
+    # the converter hashed the file already (checkpoint_sha256); name it as the source's digest too
+    prov = {**conv.config.provenance, "source_sha256": conv.config.provenance.get("checkpoint_sha256", "")}
+    config = conv.config.with_(dataset=spec.dataset, provenance=prov,
+                               **(spec.pipeline.as_dict() if spec.pipeline else {}))
     _sweep_builds(out.parent)
     tmp = out.with_name(f".{out.name}.build-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
