@@ -91,10 +91,42 @@ Layout = dict[str, tuple[tuple[int, ...], torch.dtype]]
 
 @lru_cache(maxsize=64)
 def _layout(arch: str, frames: int) -> Layout:
-    """Key -> (shape, dtype) of an architecture's state dict, the head sized for one class."""
-    with torch.device("meta"):
-        model = CoSTRecognizer(arch, 1, frames=frames)
-    return {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+    """Key -> (shape, dtype) of an architecture's state dict, the head sized for one class.
+
+    Derived from the :class:`ArchSpec` the way :class:`CoSTRecognizer` builds it (tests hold
+    the two together); building a ResNet-101 only to read its shapes took 1-3 s."""
+    spec = ARCHITECTURES[arch]
+    stem = spec.stem(frames)
+    f32, i64 = torch.float32, torch.int64
+    out: Layout = {}
+
+    def conv_bn(prefix: str, cout: int, cin: int, kt: int, k: int) -> None:
+        out[f"{prefix}.conv.weight"] = ((cout, cin, k, k) if spec.conv_rank == 4 else (cout, cin, kt, k, k), f32)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            out[f"{prefix}.bn.{name}"] = ((cout,), f32)
+        out[f"{prefix}.bn.num_batches_tracked"] = ((), i64)
+
+    w = spec.base_width
+    conv_bn("backbone.conv1", w, 3, stem.kernel_t, 7)
+    inplanes = w
+    for i, (n, inflate) in enumerate(zip(spec.blocks, spec.inflate)):
+        planes = w * 2 ** i
+        for j in range(n):
+            p = f"backbone.layer{i + 1}.{j}"
+            conv_bn(f"{p}.conv1", planes, inplanes, 3 if inflate[j] and spec.inflate_style == "3x1x1" else 1, 1)
+            conv_bn(f"{p}.conv2", planes, planes, 1, 3)
+            if inflate[j] and spec.inflate_style == "cost" and spec.kind == "a":
+                out[f"{p}.conv2.conv.alpha"] = ((3, planes), f32)
+            if inflate[j] and spec.inflate_style == "cost" and spec.kind == "b":
+                out[f"{p}.conv2.conv.fc1.weight"] = ((planes, planes), f32)
+                out[f"{p}.conv2.conv.fc2.weight"] = ((3, 3), f32)
+            conv_bn(f"{p}.conv3", planes * 4, planes, 1, 1)
+            if j == 0 and (i > 0 or inplanes != planes * 4):
+                conv_bn(f"{p}.downsample", planes * 4, inplanes, 1, 1)
+            inplanes = planes * 4
+    out["cls_head.fc_cls.weight"] = ((1, inplanes), f32)
+    out["cls_head.fc_cls.bias"] = ((1,), f32)
+    return out
 
 
 def expected_layout(arch: str, frames: int, num_classes: int) -> Layout:

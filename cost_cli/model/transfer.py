@@ -89,7 +89,7 @@ def transfer_state(state: dict[str, torch.Tensor], source: str, source_frames: i
     """
     import torch
 
-    from .resnet3d_cost import CoSTRecognizer
+    from .checkpoint import expected_layout
 
     landed = transfer_target(source, source_frames, target)
     if landed is None:
@@ -98,18 +98,17 @@ def transfer_state(state: dict[str, torch.Tensor], source: str, source_frames: i
                                    f"({', '.join(n for n, s in ARCHITECTURES.items() if s.kind)})")
     src, dst = get_arch(source), get_arch(landed)
     frames = source_frames
-    with torch.device("meta"):
-        layout = CoSTRecognizer(dst, num_classes, frames=frames).state_dict()
+    layout = expected_layout(dst.name, frames, num_classes)
     out: dict[str, torch.Tensor] = {}
     reshaped: list[str] = []
-    for key, want in layout.items():
+    for key, (shape, dtype) in layout.items():
         if key.endswith("conv.alpha"):
-            alpha = torch.full(tuple(want.shape), -HW_LOGIT)
+            alpha = torch.full(shape, -HW_LOGIT)
             alpha[0] = HW_LOGIT
             out[key] = alpha
             continue
         if key.endswith("conv.fc1.weight"):
-            out[key] = torch.ones(tuple(want.shape))
+            out[key] = torch.ones(shape)
             continue
         if key.endswith("conv.fc2.weight"):
             out[key] = torch.tensor([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0], [-1.0, -1.0, -1.0]])
@@ -119,18 +118,17 @@ def transfer_state(state: dict[str, torch.Tensor], source: str, source_frames: i
         w = state[key]
         if w.dtype.is_floating_point:
             w = w.float()
-        if want.dim() == 5 and w.dim() == 4:
+        if len(shape) == 5 and w.dim() == 4:
             w = w.unsqueeze(2)
-        if want.dim() == 5 and w.shape[2] != want.shape[2]:
-            kt = int(want.shape[2])
+        if len(shape) == 5 and w.shape[2] != shape[2]:
+            kt = shape[2]
             w = w.sum(dim=2, keepdim=True)
             if kt > 1:  # the static response kept, as MMAction2 inflates
                 w = w.repeat(1, 1, kt, 1, 1) / kt
             reshaped.append(key)
-        if tuple(w.shape) != tuple(want.shape):
-            raise CheckpointError(f"{key}: {source} shape {tuple(w.shape)} does not fit {landed} "
-                                  f"{tuple(want.shape)}")
-        out[key] = w.to(want.dtype).contiguous()
+        if tuple(w.shape) != shape:
+            raise CheckpointError(f"{key}: {source} shape {tuple(w.shape)} does not fit {landed} {shape}")
+        out[key] = w.to(dtype).contiguous()
     same_stem = _stem_tuple(src, frames) == _stem_tuple(dst, frames)
     exact = not reshaped and same_stem and dst.kind == "a"
     changes = []
