@@ -144,13 +144,18 @@ def _header(path: Path, line: bytes) -> JournalState:
 
 
 def _record(path: Path, line_no: int, rec, ids) -> VideoRecord:
-    if not (isinstance(rec, dict) and isinstance(rec.get("video"), str) and rec.get("status") in STATUSES
-            and isinstance(rec.get("out_end", 0), int) and isinstance(rec.get("id", ""), str)):
-        raise _damaged(path, line_no)
     try:
-        vr = VideoRecord(**{k: v for k, v in rec.items() if k in _FIELDS})
+        vr = VideoRecord(**rec)  # the common case: exactly the fields we write
     except TypeError:
-        raise _damaged(path, line_no) from None
+        if not isinstance(rec, dict):
+            raise _damaged(path, line_no) from None
+        try:
+            vr = VideoRecord(**{k: v for k, v in rec.items() if k in _FIELDS})
+        except TypeError:
+            raise _damaged(path, line_no) from None
+    if type(vr.video) is not str or vr.status not in STATUSES or type(vr.out_end) is not int \
+            or type(vr.id) is not str:
+        raise _damaged(path, line_no)
     if not vr.id:  # a version 1 journal: the identity of the path as it was written
         vr.id = ids.of(vr.video)
     return vr
@@ -192,8 +197,15 @@ def read_journal(path: str | os.PathLike) -> tuple[JournalState | None, int]:
                 objs.append(json.loads(line))
             except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 raise _damaged(path, n) from None
+    records = state.records
+    end = state.out_end
     for n, rec in enumerate(objs, start=2):
-        state.add(_record(path, n, rec, ids))
+        vr = _record(path, n, rec, ids)
+        records.pop(vr.id, None)  # a video committed again moves to the end
+        records[vr.id] = vr
+        if vr.out_end > end:
+            end = vr.out_end
+    state.out_end = end
     return state, good
 
 
