@@ -1,0 +1,289 @@
+"""Does the model hold up off its own generator? Segment-level accuracy on held-out videos from
+the training generator (`cost demo`) and from a second, independently written renderer
+(tests/second_renderer.py, which training never sees), both labeled by `cost label` with its
+default settings. Prints; never fails a build.
+
+    python benchmarks/generalization.py                        # the bundled model, 8 videos each
+    python benchmarks/generalization.py --model PATH --videos 16 --json
+
+Accuracy is the share of annotated time whose predicted label is the true one (boundary errors
+count), as in tests/test_bundled_model.py; per class it is the time-weighted recall; the
+confusion gives seconds of each true class under each predicted label ("(unlabeled)": truth
+time no predicted row covers). `--json` prints one object:
+
+    {"model": ..., "videos": N,
+     "generator": {"accuracy": x, "per_class": {label: recall}, "per_video": {video: accuracy},
+                   "confusion": {truth: {predicted: seconds}}, "class_seconds": {label: seconds},
+                   "seconds": annotated seconds, "seed": S, "label_seconds": wall time of cost label},
+     "second_renderer": {... the same keys, and "breakdown": {factor: {value: {"accuracy", "seconds",
+                         "segments"}}} by speed, shape, background, contrast, size, zoom}}
+
+Default seeds are never used by training: 20250917 for `cost demo` (as tests/test_bundled_model.py)
+and 20251129 for the second renderer; `--seed S` sets both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+GENERATOR_SEED = 20250917
+RENDERER_SEED = 20251129
+RENDERERS = ("generator", "second_renderer")
+UNLABELED = "(unlabeled)"
+
+
+class BenchError(Exception):
+    """A step failed; carries the exit status to end with."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def _cost(*args: str) -> subprocess.CompletedProcess:
+    """Run this repository's `cost` (whatever is installed elsewhere) in a subprocess."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return subprocess.run([sys.executable, "-m", "cost_cli", *args], capture_output=True, text=True, env=env)
+
+
+def _error_line(stderr: str) -> str:
+    """The error line of a failed `cost` run (its stderr may go on with a hint)."""
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    return (errors[-1][len("error:"):].strip() if errors else lines[-1]) if lines else "no message"
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def score(truth: list[dict], predicted: list[dict]) -> dict:
+    """Segment-level figures of ``predicted`` rows (video,start,end,label) against ``truth`` rows.
+
+    Videos are matched by file name. Returns accuracy (share of annotated time labeled right),
+    per_class (time-weighted recall of each class present in the truth), per_video, confusion
+    (truth -> predicted -> seconds), class_seconds and seconds (annotated time)."""
+    by_name: dict[str, list[tuple[float, float, str]]] = {}
+    for r in predicted:
+        by_name.setdefault(os.path.basename(r["video"]), []).append((float(r["start"]), float(r["end"]), r["label"]))
+    confusion: dict[str, dict[str, float]] = {}
+    per_video: dict[str, float] = {}
+    class_seconds: dict[str, float] = {}
+    for video in sorted({r["video"] for r in truth}):
+        preds = by_name.get(os.path.basename(video), [])
+        total = right = 0.0
+        for r in (r for r in truth if r["video"] == video):
+            a, b, lab = float(r["start"]), float(r["end"]), r["label"]
+            row = confusion.setdefault(lab, {})
+            covered = 0.0
+            for c, d, plab in preds:
+                o = max(0.0, min(b, d) - max(a, c))
+                if o > 0:
+                    row[plab] = row.get(plab, 0.0) + o
+                    covered += o
+                    if plab == lab:
+                        right += o
+            if b - a - covered > 1e-6:
+                row[UNLABELED] = row.get(UNLABELED, 0.0) + (b - a - covered)
+            total += b - a
+            class_seconds[lab] = class_seconds.get(lab, 0.0) + (b - a)
+        per_video[video] = right / total if total else 0.0
+    seconds = sum(class_seconds.values())
+    right_all = sum(confusion[c].get(c, 0.0) for c in confusion)
+    return {
+        "accuracy": right_all / seconds if seconds else 0.0,
+        "per_class": {c: confusion[c].get(c, 0.0) / class_seconds[c] for c in sorted(class_seconds, key=_class_order)},
+        "per_video": per_video,
+        "confusion": {c: dict(sorted(confusion[c].items(), key=lambda kv: -kv[1])) for c in sorted(confusion, key=_class_order)},
+        "class_seconds": {c: class_seconds[c] for c in sorted(class_seconds, key=_class_order)},
+        "seconds": seconds,
+    }
+
+
+SPEED_BINS = {  # per model window; edges split each documented range of the renderer in three
+    "moving": (0.17, 0.30),          # stage sides (range 0.096-0.48)
+    "rotating": (75.0, 120.0),       # degrees (range 40-176)
+    "growing/shrinking": (1.33, 1.5),  # diameter ratio (range 1.2-1.7)
+}
+
+
+def _family(label: str) -> str:
+    return label.split()[0] if label.startswith(("moving", "rotating")) else (
+        "growing/shrinking" if label in ("growing", "shrinking") else label)
+
+
+def breakdown(truth: list[dict], predicted: list[dict], details: list[dict]) -> dict:
+    """Accuracy of the second renderer's segments grouped by what ``segments.csv`` says about them:
+    speed (slow/medium/fast thirds of each motion's range), shape, background, contrast, size and
+    (for growth) whether it ran as the fading zoom. Each group: accuracy, seconds, segments."""
+    by_name: dict[str, list[tuple[float, float, str]]] = {}
+    for r in predicted:
+        by_name.setdefault(os.path.basename(r["video"]), []).append((float(r["start"]), float(r["end"]), r["label"]))
+    groups: dict[str, dict[str, list[float]]] = {}
+
+    def add(factor: str, value: str, right: float, dur: float) -> None:
+        g = groups.setdefault(factor, {}).setdefault(value, [0.0, 0.0, 0])
+        g[0] += right
+        g[1] += dur
+        g[2] += 1
+
+    for d in details:
+        a, b, lab = float(d["start"]), float(d["end"]), d["label"]
+        right = sum(max(0.0, min(b, e) - max(a, c)) for c, e, plab in by_name.get(os.path.basename(d["video"]), [])
+                    if plab == lab)
+        fam = _family(lab)
+        if fam in SPEED_BINS:
+            lo, hi = SPEED_BINS[fam]
+            rate = float(d["per_window"])
+            add("speed", f"{fam} {'slow' if rate < lo else 'medium' if rate < hi else 'fast'}", right, b - a)
+        add("shape", d["shape"], right, b - a)
+        add("background", d["background"], right, b - a)
+        add("contrast", "low" if int(d["low_contrast"]) else "normal", right, b - a)
+        size = (float(d["size_min"]) * float(d["size_max"])) ** 0.5
+        add("size", "small (< 0.3 S)" if size < 0.3 else "large (> 0.6 S)" if size > 0.6 else "medium", right, b - a)
+        if fam == "growing/shrinking":
+            add("zoom", "fading zoom" if int(d["zoom"]) else "one object", right, b - a)
+    return {f: {v: {"accuracy": g[0] / g[1] if g[1] else 0.0, "seconds": round(g[1], 2), "segments": g[2]}
+                for v, g in sorted(vals.items())} for f, vals in groups.items()}
+
+
+def _class_order(label: str) -> tuple[int, str]:
+    from second_renderer import CLASSES
+
+    return (CLASSES.index(label), label) if label in CLASSES else (len(CLASSES), label)
+
+
+def make_videos(renderer: str, folder: Path, count: int, seed: int, seconds: tuple[float, float] = (3.0, 6.0)) -> Path:
+    """Write ``count`` held-out videos of ``renderer`` into ``folder`` (motions of ``seconds``
+    MIN-MAX each); return its ground_truth.csv."""
+    if renderer == "generator":
+        r = _cost("demo", str(folder), "--count", str(count), "--seed", str(seed), "--quiet",
+                  "--seconds", f"{seconds[0]:g}-{seconds[1]:g}")
+        if r.returncode != 0:
+            raise BenchError(f"cost demo failed: {_error_line(r.stderr)}", r.returncode)
+        return folder / "ground_truth.csv"
+    from second_renderer import write_folder
+
+    return write_folder(folder, count, seed, seconds=seconds)
+
+
+def check_model(model: str) -> None:
+    """Fail before any work when `cost` cannot load ``model`` (exit 2, as `cost label` would)."""
+    r = _cost("info", model)
+    if r.returncode != 0:
+        raise BenchError(f"cost label cannot use --model {model}: {_error_line(r.stderr)}", 2)
+
+
+def evaluate(renderer: str, workdir: Path, count: int, seed: int, model: str | None = None,
+             seconds: tuple[float, float] = (3.0, 6.0)) -> dict:
+    """Make ``count`` videos of ``renderer`` in ``workdir``, label them with `cost label` defaults
+    (``model`` passed through as --model), and :func:`score` them."""
+    folder = workdir / renderer
+    print(f"{renderer}: writing {count} videos (seed {seed})", file=sys.stderr)
+    truth_csv = make_videos(renderer, folder, count, seed, seconds)
+    out = workdir / f"{renderer}.labels.csv"
+    args = ["label", str(folder), "--out", str(out), "--overwrite", "--quiet"]
+    if model:
+        args += ["--model", model]
+    print(f"{renderer}: labeling", file=sys.stderr)
+    t0 = time.perf_counter()
+    r = _cost(*args)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise BenchError(f"cost label failed on {folder}: {_error_line(r.stderr)}", r.returncode)
+    truth, pred = _read_csv(truth_csv), _read_csv(out)
+    result = score(truth, pred)
+    result["per_video"] = {Path(v).name: a for v, a in result["per_video"].items()}
+    if (folder / "segments.csv").is_file():
+        result["breakdown"] = breakdown(truth, pred, _read_csv(folder / "segments.csv"))
+    result.update(seed=seed, label_seconds=round(wall, 1))
+    return result
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:5.1f} %"
+
+
+def report(results: dict) -> str:
+    """The figures as a text table."""
+    from second_renderer import CLASSES
+
+    names = [r for r in RENDERERS if r in results]
+    lines = [f"model: {results['model'] or 'bundled (default)'}; {results['videos']} held-out videos per renderer; "
+             "segment-level accuracy (share of annotated time labeled right)", ""]
+    head = f"{'':28s}" + "".join(f"{n.replace('_', ' '):>20s}" for n in names)
+    lines += [head, f"{'overall':28s}" + "".join(f"{_pct(results[n]['accuracy']):>20s}" for n in names)]
+    for c in CLASSES:
+        cells = []
+        for n in names:
+            pc = results[n]["per_class"].get(c)
+            cells.append(f"{_pct(pc)} ({results[n]['class_seconds'].get(c, 0):5.1f}s)" if pc is not None else "-")
+        lines.append(f"  {c:26s}" + "".join(f"{x:>20s}" for x in cells))
+    for n in names:
+        lines += ["", f"{n.replace('_', ' ')} (seed {results[n]['seed']}): per video " +
+                  ", ".join(f"{Path(v).stem} {_pct(a).strip()}" for v, a in results[n]["per_video"].items())]
+        lines.append("  confusion, seconds (truth -> predicted):")
+        for c, row in results[n]["confusion"].items():
+            lines.append(f"    {c:26s} " + ", ".join(f"{p} {s:.1f}" for p, s in row.items()))
+        for factor, vals in results[n].get("breakdown", {}).items():
+            lines.append(f"  by {factor}: " + ", ".join(f"{v} {_pct(g['accuracy']).strip()} ({g['segments']})"
+                                                     for v, g in vals.items()))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Segment-level accuracy on held-out videos of the training "
+                                "generator and of the independent second renderer.")
+    p.add_argument("--model", default=None, help="passed to `cost label --model` (default: the bundled model)")
+    p.add_argument("--videos", type=int, default=8, help="videos per renderer (default 8)")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of both sets (default: {GENERATOR_SEED} for cost demo, {RENDERER_SEED} for the renderer)")
+    p.add_argument("--renderer", choices=RENDERERS, action="append", default=None,
+                   help="only this renderer (repeatable; default: both)")
+    p.add_argument("--seconds", default="3-6", help="length of each motion, MIN-MAX seconds (default 3-6, as cost demo)")
+    p.add_argument("--keep", default=None, help="write the videos and labels here (default: a temporary folder)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    a = p.parse_args(argv)
+    if a.videos < 1:
+        p.error("--videos must be at least 1")
+    try:
+        lo, _, hi = a.seconds.partition("-")
+        seconds = (float(lo), float(hi or lo))
+        assert 0 < seconds[0] <= seconds[1]
+    except (ValueError, AssertionError):
+        p.error(f"--seconds {a.seconds!r}: expected MIN-MAX seconds, e.g. 3-6")
+    seeds = {"generator": a.seed if a.seed is not None else GENERATOR_SEED,
+             "second_renderer": a.seed if a.seed is not None else RENDERER_SEED}
+    results: dict = {"model": a.model, "videos": a.videos}
+    try:
+        if a.model:
+            check_model(a.model)
+        with tempfile.TemporaryDirectory(prefix="cost-generalization-") as tmp:
+            work = Path(a.keep) if a.keep else Path(tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            for name in a.renderer or RENDERERS:
+                results[name] = evaluate(name, work, a.videos, seeds[name], a.model, seconds)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(results, indent=1) if a.json else report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
