@@ -137,3 +137,158 @@ def test_demo_command(tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["demo", str(tmp_path / "d"), "--seconds", "6-3"])
     assert e.value.code == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# the wide variety
+
+
+@pytest.mark.parametrize("label", synth.CLASSES)
+@pytest.mark.parametrize("fps", [12.0, 25.0, 60.0])
+def test_wide_rates_per_second_within_the_documented_ranges(label, fps):
+    """Per-frame rates = per-second ranges / fps, capped per frame, never below the visibility floor."""
+    rng = np.random.default_rng(1)
+    short = 112
+    for _ in range(40):
+        size = rng.uniform(*synth.WIDE_SIZE_RANGE) * short
+        m = synth.sample_wide_motion(label, rng, short, fps, size)
+        assert m.label == label
+        floor = synth.visibility_floor(label, short, size)
+        if label == "static":
+            assert (m.dx, m.dy, m.dangle, m.dlogsize) == (0, 0, 0, 0)
+        elif label.startswith("moving"):
+            main, side = (abs(m.dx), abs(m.dy)) if label in ("moving left", "moving right") else (abs(m.dy), abs(m.dx))
+            lo, hi = synth.WIDE_SPEED_RANGE
+            assert max(lo * short / fps, floor) - 1e-9 <= main <= min(hi * short / fps, synth.MAX_SPEED_PER_FRAME * short) + 1e-9
+            assert side <= synth.MAX_DRIFT * main + 1e-9
+            # visible: the centre moves at least VISIBLE_SHIFT of the short side within a window
+            assert main * synth.WINDOW_STEPS >= synth.VISIBLE_SHIFT * short - 1e-9
+        elif label.startswith("rotating"):
+            a = abs(m.dangle)
+            assert (m.dangle > 0) == (label == "rotating clockwise")
+            assert a >= floor - 1e-9 and a >= synth.WIDE_ROTATION_RANGE[0] / fps - 1e-9
+            assert a <= max(floor, min(synth.WIDE_ROTATION_RANGE[1] / fps, synth.MAX_ROTATION_PER_FRAME)) + 1e-9
+            assert math.radians(a) * synth.WINDOW_STEPS * size / 2 >= synth.VISIBLE_SHIFT * short - 1e-6
+        else:
+            g = abs(m.dlogsize)
+            assert (m.dlogsize > 0) == (label == "growing")
+            assert g >= floor - 1e-12 and g >= synth.WIDE_SCALE_RANGE[0] / fps - 1e-12
+            assert g <= max(floor, min(synth.WIDE_SCALE_RANGE[1] / fps, synth.MAX_SCALE_PER_FRAME)) + 1e-12
+            assert size * math.expm1(g * synth.WINDOW_STEPS) >= synth.VISIBLE_SHIFT * short - 1e-6
+
+
+def test_wide_rates_reach_from_barely_moving_to_fast():
+    rng = np.random.default_rng(2)
+    speeds = [abs(synth.sample_wide_motion("moving right", rng, 100, fps, 30).dx) * fps / 100
+              for fps in (12, 25, 60) for _ in range(300)]
+    assert min(speeds) < 0.06 and max(speeds) > 0.9  # short sides per second
+
+
+def test_wide_same_seed_same_pixels():
+    for seed in range(6):  # some of these go through JPEG or MPEG-4 and back
+        a = synth.render_clip("growing", 16, np.random.default_rng(seed), 64, 48, variety="wide")
+        b = synth.render_clip("growing", 16, np.random.default_rng(seed), 64, 48, variety="wide")
+        assert a.dtype == np.uint8 and a.shape == (16, 48, 64, 3)
+        assert np.array_equal(a, b)
+    c = synth.render_clip("growing", 16, np.random.default_rng(99), 64, 48, variety="wide")
+    assert not np.array_equal(a, c)
+    with pytest.raises(ValueError):
+        synth.render_clip("growing", 4, np.random.default_rng(0), variety="fancy")
+
+
+def test_wide_looks_differ_from_seed_to_seed():
+    looks = [synth.random_look(np.random.default_rng(s), 96, 96, 25.0) for s in range(40)]
+    assert len({round(float(lk.background.std()), 3) for lk in looks}) > 30
+    assert any(lk.jpeg for lk in looks) and any(lk.mp4v for lk in looks)
+    assert any(lk.noise == 0 for lk in looks) and any(lk.noise > 2 for lk in looks)
+    assert any(len(lk.sprites) > 1 for lk in looks) and any(lk.gray for lk in looks)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_wide_static_is_truly_static_without_noise(seed):
+    """Backgrounds, distractors, occluders, blur and JPEG are the same in every frame of a still scene."""
+    rng = np.random.default_rng(seed)
+    look = synth.random_look(rng, 80, 64, 30.0)
+    look.noise = look.flicker = 0.0
+    states = [synth.State(40, 32, 10, 20) for _ in look.sprites]
+    frames = [synth.draw_wide(look, states, rng) for _ in range(3)]
+    assert np.array_equal(frames[0], frames[1]) and np.array_equal(frames[0], frames[2])
+
+
+def _plain_look(size=112, exposure=0.0):
+    sprite = np.zeros((synth._SPRITE, synth._SPRITE, 4), np.float32)
+    sprite[..., 3] = 1.0
+    sprite[: synth._SPRITE // 4, :, :3] = 255.0  # a bright band at the sprite's top edge (premultiplied)
+    return synth.Look(size, size, 25.0, np.zeros((size, size, 3), np.float32), [sprite], [], noise=0.0,
+                      flicker=0.0, blur=0.0, lowres=1.0, gray=False, quantize=False, exposure=exposure,
+                      jpeg=0, mp4v=False)
+
+
+@pytest.mark.parametrize("label,axis,sign", [("moving left", 0, -1), ("moving right", 0, 1),
+                                              ("moving up", 1, -1), ("moving down", 1, 1)])
+def test_wide_slowest_translation_is_visible_within_a_window(label, axis, sign):
+    """At 60 fps the slowest translation still moves the object VISIBLE_SHIFT x 112 px over a window."""
+    look = _plain_look()
+    lo, _ = synth.wide_rate_bounds(label, 60.0, 112, 30)
+    v = lo * (-1 if sign < 0 else 1)
+    m = synth.Motion(label, dx=v if axis == 0 else 0.0, dy=v if axis == 1 else 0.0)
+    states = synth.trajectory(synth.State(56, 56, 0, 30), [m] * synth.WINDOW_STEPS, 112, 112)
+    rng = np.random.default_rng(0)
+    first = synth.draw_wide(look, [states[0]], rng).max(-1).astype(np.float64)
+    last = synth.draw_wide(look, [states[-1]], rng).max(-1).astype(np.float64)
+
+    def centre(img):  # intensity-weighted: sub-pixel positions count
+        ys, xs = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+        return (xs * img).sum() / img.sum(), (ys * img).sum() / img.sum()
+
+    moved = (centre(last)[axis] - centre(first)[axis]) * sign
+    assert moved >= 0.9 * synth.VISIBLE_SHIFT * 112
+    assert moved <= 1.2 * synth.VISIBLE_SHIFT * 112  # and it is the slowest: barely moving
+
+
+def test_wide_clockwise_and_growth_on_screen():
+    look = _plain_look(96)
+    rng = np.random.default_rng(0)
+    top = synth.draw_wide(look, [synth.State(48, 48, 0, 40)], rng)[..., 0] > 128
+    quarter = synth.draw_wide(look, [synth.State(48, 48, 90, 40)], rng)[..., 0] > 128
+    assert _centroid(top)[1] < 40 and _centroid(quarter)[0] > 56
+    m = synth.sample_wide_motion("growing", rng, 96, 25.0, 30)
+    states = synth.trajectory(synth.State(48, 48, 0, 30), [m] * synth.WINDOW_STEPS, 96, 96)
+    area0 = (synth.draw_wide(look, [states[0]], rng).max(-1) > 0).sum()
+    area1 = (synth.draw_wide(look, [states[-1]], rng).max(-1) > 0).sum()
+    assert area1 > area0
+
+
+def test_wide_motion_blur_smears_along_the_motion():
+    rng = np.random.default_rng(0)
+    sharp = synth.draw_wide(_plain_look(96), [synth.State(48, 48, 0, 30)], rng, shift=(8.0, 0.0))
+    smeared = synth.draw_wide(_plain_look(96, exposure=1.0), [synth.State(48, 48, 0, 30)], rng, shift=(8.0, 0.0))
+    cols = lambda f: int((f.max(axis=(0, 2)) > 0).sum())  # noqa: E731 - columns the object covers
+    rows = lambda f: int((f.max(axis=(1, 2)) > 0).sum())  # noqa: E731
+    assert cols(smeared) >= cols(sharp) + 6 and rows(smeared) <= rows(sharp) + 1
+
+
+def test_wide_clip_across_a_change_and_sequence():
+    clip = synth.render_clip("static", 16, np.random.default_rng(1), 64, 64, indices=[0, 2, 4, 6, 8, 10, 12, 14],
+                             change_at=10, other="rotating clockwise", variety="wide", fps=12)
+    assert clip.shape == (8, 64, 64, 3)
+    frames, segs = synth.render_sequence(np.random.default_rng(5), num_segments=4, width=80, height=64,
+                                         segment_frames=(20, 40), variety="wide", fps=50.0)
+    assert frames.shape == (segs[-1].end, 64, 80, 3) and segs[0].start == 0
+    for a, b in zip(segs, segs[1:]):
+        assert a.end == b.start and a.label != b.label
+
+
+def test_write_demo_wide_and_bad_variety(tmp_path):
+    from cost_cli.cli import main
+
+    rows = synth.write_demo(tmp_path / "w", count=1, seed=2, fps=15, size=64, segments=2, seconds=(0.8, 1.0),
+                            variety="wide")
+    assert len(rows) == 2 and (tmp_path / "w" / "motion_000.mp4").stat().st_size > 0
+    with pytest.raises(SystemExit) as e:
+        main(["demo", str(tmp_path / "d"), "--variety", "fancy"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["demo", str(tmp_path / "d2"), "--count", "1", "--size", "48", "--segments", "2", "--seconds", "0.5",
+              "--variety", "wide", "--layout", "classes"])
+    assert e.value.code == 0 and (tmp_path / "d2" / "growing" / "clip_000.mp4").is_file()

@@ -130,3 +130,56 @@ def test_conflicting_options_name_both(tmp_path):
     r = _cost("train", "--synthetic", "10", "--out", str(tmp_path / "m"), "--init", "motion-tiny",
               "--arch", "c2d-tiny", "--device", "cpu")
     assert r.returncode == 2 and "--arch c2d-tiny conflicts with --init motion-tiny" in r.stderr
+
+
+def test_generated_clips_of_both_varieties(tmp_path):
+    """SyntheticClips: the same sample for the same (seed, epoch, index); wide and classic differ."""
+    spec = training.InputSpec(4, 2, 40, 32, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    common = dict(spec=spec, labels=list(synth.CLASSES), seed=0, flips=[False] * 9, scale_max=1.25, train=True)
+    wide = training.SyntheticClips(18, 0.5, 48, "wide", **common)
+    classic = training.SyntheticClips(18, 0.5, 48, "classic", **common)
+    for i in (0, 7, 13):
+        a, ya = wide[i]
+        b, yb = wide[i]
+        c, _ = classic[i]
+        assert a.shape == (4, 32, 32, 3) and a.dtype == torch.uint8 and ya == yb == i % 9
+        assert torch.equal(a, b) and not torch.equal(a, c)
+    first = wide[0][0]
+    wide.epoch = 1  # fresh clips every epoch
+    assert not torch.equal(wide[0][0], first)
+    val = training.SyntheticClips(9, 0.0, 48, "wide", **(common | {"train": False}))
+    assert torch.equal(val[3][0], val[3][0]) and val[3][1] == 3
+
+
+def test_resume_of_a_checkpoint_from_before_varieties(tmp_path):
+    """A checkpoint written before --variety existed was made with the classic generator."""
+    base = TrainConfig(out=str(tmp_path / "a"), synthetic=9, synthetic_val=9, epochs=2, variety="classic",
+                       classes=("static", "growing", "shrinking"), seed=5, keep_checkpoints=True, **TINY)
+    training.train(replace(base, epochs=1))
+    ckpt = tmp_path / "a" / "checkpoints" / "last.pt"
+    state = torch.load(ckpt, weights_only=True)
+    import json
+
+    fp = json.loads(state["fingerprint"])
+    fp["epochs"] = 2
+    del fp["variety"]  # as an older cost-cli wrote it
+    state["fingerprint"] = json.dumps(fp, sort_keys=True)
+    torch.save(state, ckpt)
+    with pytest.raises(ResumeError, match="variety"):
+        training.train(replace(base, resume=True, variety="wide"))
+    result = training.train(replace(base, resume=True))
+    assert [r["epoch"] for r in result.history] == [1, 2]
+
+
+def test_variety_option(tmp_path):
+    r = _cost("train", "--synthetic", "10", "--out", str(tmp_path / "m"), "--variety", "fancy", "--device", "cpu")
+    assert r.returncode == 2 and "--variety 'fancy'" in r.stderr and "Traceback" not in r.stderr
+    cfg = TrainConfig(out="x", synthetic=10)
+    assert cfg.variety == "wide" and cfg.fingerprint()["variety"] == "wide"
+    assert "variety" not in TrainConfig(out="x", data="d").fingerprint()  # means nothing for real clips
+
+
+@pytest.mark.parametrize("cores,workers", [(1, 0), (2, 1), (8, 7)])
+def test_default_workers(monkeypatch, cores, workers):
+    monkeypatch.setattr(training.os, "cpu_count", lambda: cores)
+    assert training._default_workers(torch.device("cuda" if cores == 8 else "cpu")) == workers

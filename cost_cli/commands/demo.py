@@ -23,6 +23,10 @@ def demo(
     layout: Annotated[str, typer.Option("--layout", help="videos: several motions per video; classes: one "
                                         "sub-folder of single-motion clips per class (ready for "
                                         "`cost train`).")] = "videos",
+    variety: Annotated[str, typer.Option("--variety", help="classic: one textured shape, the look the "
+                                         "bundled model was first trained on; wide: many shapes, textures, "
+                                         "backgrounds, speeds, distractors, noise, blur and compression "
+                                         "(rates per second, converted with --fps).")] = "classic",
     quiet: QuietOpt = False,
 ) -> None:
     """Write generated motion videos (mp4) and ground_truth.csv (video,start,end,label)."""
@@ -31,7 +35,7 @@ def demo(
     console.set_quiet(quiet)
     low, high = parse_seconds(seconds)
     rows = write_demo(folder, count=count, seed=seed, fps=fps, size=size, segments=segments,
-                      seconds=(low, high), layout=layout)
+                      seconds=(low, high), layout=layout, variety=variety.lower())
     console.info(f"wrote {len({r[0] for r in rows})} video(s) and {folder}/ground_truth.csv ({len(rows)} segments)")
 
 

@@ -26,6 +26,9 @@ def train(
     transitions: Annotated[float, typer.Option("--transitions", help="Share of generated training clips "
                                                "that cross a change of motion (labelled by the longer part).")] = 0.25,
     render_size: Annotated[int, typer.Option("--render-size", help="Short side of generated frames, in pixels.")] = 160,
+    variety: Annotated[str, typer.Option("--variety", help="Look of generated clips: wide (many shapes, "
+                                         "textures, backgrounds, speeds, 12-60 fps, camera noise, blur, "
+                                         "compression) or classic (the first generator's look).")] = "wide",
     init: Annotated[Optional[str], typer.Option("--init", help="Start from this model (anything --model "
                                                 "accepts); the classifier is replaced when classes differ.")] = None,
     arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture when training from scratch "
@@ -73,7 +76,7 @@ def train(
     cfg = TrainConfig(
         out=out, data=data, synthetic=synthetic, synthetic_val=synthetic_val,
         classes=tuple(c.strip() for c in classes.split(",") if c.strip()) if classes else (),
-        transitions=transitions, render_size=render_size, arch=arch, init=init, epochs=epochs,
+        transitions=transitions, render_size=render_size, variety=variety.lower(), arch=arch, init=init, epochs=epochs,
         batch_size=batch_size, optimizer=optimizer.lower(), lr=lr, weight_decay=weight_decay,
         warmup_epochs=warmup_epochs, val_fraction=val_fraction, seed=seed, clip_len=clip_len,
         frame_interval=frame_interval, short_side=short_side, crop_size=crop_size, flip=flip, name=name,
