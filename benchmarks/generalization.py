@@ -113,10 +113,10 @@ def score(truth: list[dict], predicted: list[dict]) -> dict:
     }
 
 
-SPEED_BINS = {  # per model window; edges split each documented range of the renderer in three
-    "moving": (0.17, 0.30),          # stage sides (range 0.096-0.48)
-    "rotating": (75.0, 120.0),       # degrees (range 40-176)
-    "growing/shrinking": (1.33, 1.5),  # diameter ratio (range 1.2-1.7)
+SPEED_BINS = {  # per model window; edges split each range of the renderer in three (log scale)
+    "moving": (0.12, 0.24),            # stage sides (range 0.06-0.48)
+    "rotating": (48.0, 92.0),          # degrees (range 25-176)
+    "growing/shrinking": (1.24, 1.4),  # diameter ratio (range 1.15-1.7)
 }
 
 

@@ -1001,6 +1001,8 @@ def write_folder(folder: str | Path, count: int = 8, seed: int = DEFAULT_SEED, *
         for seg, (a, b, lab) in zip(video.segments, video.truth()):
             rows.append((name, a, b, lab))
             d = video.states[seg.start:seg.end, 3] / side
+            if seg.zoom:  # the sizes of the copies drawn
+                d = np.exp([zc for z in np.log(d) for zc, _ in _zoom_copies(float(z))])
             details.append({"video": name, "start": f"{a:.3f}", "end": f"{b:.3f}", "label": lab,
                             "per_window": f"{seg.per_window():.4f}", "zoom": int(seg.zoom), "shape": video.shape,
                             "size_min": f"{d.min():.3f}", "size_max": f"{d.max():.3f}",
