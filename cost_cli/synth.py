@@ -1,20 +1,43 @@
 """Synthetic motion videos: textured shapes over varied backgrounds, with exact ground truth.
 
 Nine classes, named as seen on screen (image y axis points down, so "clockwise" is clockwise
-to a viewer). Motion rates follow the spec of issue 6:
+to a viewer). Two varieties draw them.
+
+**classic** (``cost demo``'s default; the look of the first generator), rates per frame as in
+the spec of issue 6:
 
 * moving left/right/up/down: 0.5 to 3 percent of the frame width per frame;
 * rotating (counter)clockwise: 2 to 6 degrees per frame;
 * growing/shrinking: 0.5 to 2 percent size change per frame.
 
+**wide** (``cost train``'s default): the same motions drawn in far more ways, so that a model
+learns the motion rather than the generator. Each clip has a frame rate in FPS_RANGE (12-60);
+rates are drawn per second (log-uniform, so slow motion is common) and converted with it:
+
+* moving: 0.03 to 1.5 short sides per second, at most 5 % of the short side per frame,
+  sometimes with a sideways drift of up to a quarter of the speed;
+* rotating: 20 to 360 degrees per second, at most 8 degrees per frame;
+* growing/shrinking: 0.03 to 1.0 change of log size per second, at most 0.04 per frame;
+* never slower than the visibility floor: within one window (8 frames every 2, i.e. 14 frame
+  steps from first to last) the centre (moving), the outermost point (rotating) or the diameter
+  (scaling) moves at least VISIBLE_SHIFT = 2 % of the short side, 2.2 px at a 112 px crop;
+* ``static`` is still: nothing moves, only noise, flicker and compression change a frame.
+
+Its scenes: 19 shapes (with outlines, soft edges, translucency) and 11 textures, contrast down
+to an RGB distance of 18, diameters of 6 to 60 % of the short side; backgrounds from the
+classic kinds to 1/f noise, landscapes, bokeh, mosaics and collages; still distractors
+(behind, or one in front), companions doing the same motion; Gaussian noise, flicker, lens blur,
+low-resolution capture, grey frames, sub-pixel or whole-pixel positions, motion blur, and
+JPEG (quality 15-90) or MPEG-4 (mp4v) round trips. CLASSIC_SHARE of wide clips are classic.
+
 Everything is drawn with numpy and OpenCV from a ``numpy.random.Generator``, so a seed gives
-the same pixels on every machine. A translating object wraps around the frame edges (it
-leaves on one side and comes back on the other), so motion can go on for as long as a
-segment lasts without the object leaving the picture.
+the same pixels (with the same OpenCV build: the JPEG and MPEG-4 round trips use its codecs).
+A translating object wraps around the frame edges (it leaves on one side and comes back on the
+other), so motion can go on for as long as a segment lasts without the object leaving the picture.
 
 ``render_clip`` makes one clip of one motion (optionally with a change of motion inside it,
 labelled by the motion that fills most of it); ``render_sequence`` makes a video of several
-motions in a row performed by one object, with the frame range of each.
+motions in a row performed by one object (and its companions), with the frame range of each.
 """
 
 from __future__ import annotations
@@ -410,6 +433,7 @@ MAX_SCALE_PER_FRAME = 0.04  # change of log size
 MAX_DRIFT = 0.25  # a translation may drift sideways by up to this share of its speed
 WIDE_SIZE_RANGE = (0.06, 0.6)  # object diameter as a fraction of the short side, at the start
 WIDE_SIZE_LIMITS = (0.04, 0.95)
+CLASSIC_SHARE = 0.15  # share of wide clips drawn in the classic look (rates per frame): it stays covered
 
 _ROUND = ("circle", "ring", "blob", "soft")  # shapes whose outline hardly shows a turn
 _WIDE_SHAPES = ("circle", "ellipse", "rectangle", "triangle", "star", "polygon", "cross", "ring",
@@ -690,18 +714,18 @@ def _wide_sprite(rng: np.random.Generator, ref: np.ndarray, asym: bool) -> tuple
     c2 = _colour_at(rng, c1, float(rng.uniform(20, 140)))
     kind = str(rng.choice(_WIDE_TEXTURES))
     tex = np.array(_wide_texture(rng, s, c1, c2, kind), np.float32)
-    round_look = shape in _ROUND or kind in ("flat", "radial")
-    if asym and round_look and kind not in ("halves", "gradient", "plain"):
-        # an off-centre spot: a turning disc is only visible through its markings
+    marked = asym and (shape in _ROUND or kind in ("flat", "radial"))
+    if marked:
+        # a turning disc is only visible through its markings (a faint texture is not enough):
+        # a contrasting spot near the rim, where a turn moves it most
         th = rng.uniform(0, 2 * math.pi)
-        d, r = rng.uniform(0.18, 0.28) * s, rng.uniform(0.08, 0.16) * s
+        d, r = rng.uniform(0.24, 0.32) * s, rng.uniform(0.08, 0.13) * s
         spot = np.zeros((s, s), np.uint8)
         cv2.circle(spot, (int(s / 2 + d * math.cos(th)), int(s / 2 + d * math.sin(th))), int(r), 255, -1, cv2.LINE_AA)
         a = (spot.astype(np.float32) / 255.0)[..., None]
         tex = tex * (1 - a) + _colour_at(rng, c1, float(rng.uniform(60, 160))) * a
-        if shape == "soft":
-            mask = np.maximum(mask, spot.astype(np.float32) / 255.0)
-    if shape != "soft" and not (asym and shape in _ROUND) and rng.random() < 0.12:
+        mask = np.maximum(mask, spot.astype(np.float32) / 255.0)  # also where a ring has its hole
+    if shape != "soft" and not marked and rng.random() < 0.12:
         k = max(3, int(rng.uniform(0.06, 0.15) * s))  # an outline only
         mask = np.clip(mask - cv2.erode(mask, np.ones((k, k), np.uint8)), 0, 1)
     if shape != "soft" and rng.random() < 0.15:
@@ -975,6 +999,8 @@ def _shift(motions: list[Motion], i: int) -> tuple[float, float]:
 def _render_clip_wide(label: str, num_frames: int, rng: np.random.Generator, width: int, height: int,
                       indices: list[int] | None, change_at: int | None, other: str | None,
                       fps: float | None) -> np.ndarray:
+    if rng.random() < CLASSIC_SHARE:
+        return render_clip(label, num_frames, rng, width, height, indices, change_at, other)
     fps = float(fps) if fps else _loguniform(rng, *FPS_RANGE)
     short = min(width, height)
     rotates = label.startswith("rotating") or bool(other and other.startswith("rotating"))
