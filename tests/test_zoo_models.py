@@ -283,3 +283,33 @@ def test_info_on_a_zoo_folder(tmp_path, c2d_file):
     assert facts["arch"] == "c2d-r50" and facts["clip_len"] == 8 and facts["frame_interval"] == 8
     assert facts["gflops_per_clip"] == pytest.approx(38.6, abs=0.2)
     assert facts["parameters"] == 24_327_632  # MMAction2's metafile: 24.3M
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_layout_derived_from_the_spec_equals_the_network(arch):
+    """checkpoint.expected_layout (read from the ArchSpec, used to recognise checkpoints)
+    describes exactly the state dict the builder makes, for every id and frame variant."""
+    from cost_cli.model.checkpoint import expected_layout
+
+    for frames in ARCHITECTURES[arch].frame_variants:
+        with torch.device("meta"):
+            model = CoSTRecognizer(arch, 7, frames=frames)
+        got = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+        assert got == expected_layout(arch, frames, 7)
+
+
+def test_predictor_runs_the_per_frame_c2d(c2d_file):
+    """The labeler's Predictor (uint8 windows, channels_last, folded) on the 4-D network."""
+    import numpy as np
+
+    from cost_cli.inference import Predictor
+
+    conv = prepare_conversion(c2d_file[0], labels="k400")
+    rng = np.random.default_rng(0)
+    windows = rng.integers(0, 256, size=(3, 1, 8, 64, 64, 3), dtype=np.uint8)
+    probs, _ = Predictor(conv.model, torch.device("cpu"), torch.float32, batch_size=2)(windows)
+    x = torch.from_numpy(windows[:, 0]).float()
+    x = ((x - torch.tensor(conv.config.mean)) / torch.tensor(conv.config.std)).permute(0, 4, 1, 2, 3)
+    with torch.no_grad():
+        ref = torch.softmax(zoo_forward(c2d_file[1], x, "c2d-r50"), 1).numpy()
+    assert probs.shape == (3, 400) and np.abs(probs - ref).max() < 1e-5

@@ -389,6 +389,7 @@ def prepare_conversion(path: str | os.PathLike, *, arch: str | None = None, fram
     config = ModelConfig(arch=model.arch.name, num_classes=n, frames=model.frames,
                          **default_pipeline(source_arch, source_frames),
                          dataset=dataset, name=name or p.stem, provenance=prov)
+    model.config, model.labels = config, list(label_list)  # as load_model attaches them
     return Converted(model, config, label_list, exact=transfer.exact if transfer else True,
                      note=transfer.note if transfer else "", source_arch=source_arch, provenance=prov)
 
