@@ -429,7 +429,7 @@ def _resolve_model(cfg: TrainConfig, labels: list[str]):
         raise UsageError(f"--arch {arch!r}: unknown; known: {', '.join(ARCHITECTURES)}")
     spec = InputSpec(cfg.clip_len or 8, cfg.frame_interval or 2, cfg.short_side or 128,
                      cfg.crop_size or 112, IMAGENET_MEAN, IMAGENET_STD)
-    return CoSTRecognizer(arch, len(labels), frames=8), spec, "trained from scratch"
+    return CoSTRecognizer(arch, len(labels), frames=None), spec, "trained from scratch"
 
 
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
