@@ -62,3 +62,47 @@ def stdout_write(text: str) -> None:
     sys.stdout.flush()
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
+
+
+class Progress:
+    """The labeling progress on stderr (videos done of total, windows per second, time left,
+    the current file); drawn only when ``enabled`` (a terminal, or --progress)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self.bar = None
+        self.windows = 0
+        self.t0 = self._clock()
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as Bar
+
+            self.bar = Bar(TextColumn("[bold]labeling"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                           TextColumn("{task.fields[current]}"), console=err, transient=True)
+            self.task = self.bar.add_task("label", total=total, rate="", current="")
+            self.bar.start()
+
+    @staticmethod
+    def _name(path: str) -> str:
+        return os.path.basename(path).encode("utf-8", "backslashreplace").decode()[-40:]
+
+    def _rate(self) -> str:
+        return f"{self.windows / max(1e-6, self._clock() - self.t0):.1f} win/s"
+
+    def tick(self, windows: int, current: str) -> None:
+        """Windows inferred (the rate and current file move while a long video is labeled)."""
+        self.windows += windows
+        if self.bar is not None:
+            self.bar.update(self.task, rate=self._rate(), current=self._name(current))
+
+    def update(self, done: int, current: str) -> None:
+        """Videos committed so far."""
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, rate=self._rate(), current=self._name(current))
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -27,6 +27,7 @@ import numpy as np
 from .errors import DecodeError
 
 BACKENDS = ("decord", "opencv")
+DECODERS = ("auto",) + BACKENDS  # --decoder
 # codecs (FourCC, lower case) that OpenCV 5's bundled FFmpeg opens but cannot decode
 NO_OPENCV_DECODER = {"av01"}
 
@@ -302,7 +303,7 @@ def open_reader(path: str, backend: str = "auto", frame_count: int | None = None
     :func:`cost_cli.workers.decode_video`. ``frame_count`` overrides OpenCV's estimate after a
     :class:`FrameCountChanged`.
     """
-    if backend not in ("auto",) + BACKENDS:
+    if backend not in DECODERS:
         raise ValueError(f"unknown decoder {backend!r}")
     fd = open_checked(path)
     try:

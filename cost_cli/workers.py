@@ -37,6 +37,13 @@ class DecodeSettings:
     stride_seconds: float | None
     backend: str = "auto"
 
+    @classmethod
+    def for_run(cls, cfg, model_config) -> "DecodeSettings":
+        """The settings of a labeling run (``LabelConfig``) with a model's input pipeline."""
+        mc = model_config
+        return cls(mc.clip_len, mc.frame_interval, mc.short_side, mc.crop_size, cfg.crops,
+                   cfg.stride.frames, cfg.stride.seconds, cfg.decoder)
+
 
 # -- the worker side ---------------------------------------------------------------------
 

@@ -209,3 +209,58 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
 
 def row_format(name: str, views: bool = False) -> RowFormat:
     return {"csv": CsvFormat, "jsonl": JsonlFormat}[name](views)
+
+
+class Stream:
+    """Where rows go when they are not journaled: stdout, or a device or FIFO given as --out."""
+
+    def __init__(self, f=None) -> None:
+        self._f = f  # None: stdout
+
+    def write(self, text: str) -> None:
+        if self._f is None:
+            from .console import stdout_write
+
+            stdout_write(text)
+            return
+        self._f.write(text.encode("utf-8", "surrogateescape"))
+        self._f.flush()
+
+    def close(self) -> None:
+        if self._f is not None:
+            try:
+                self._f.close()
+            except OSError:
+                pass
+            self._f = None
+
+
+def open_stream(out: str | None) -> Stream:
+    """stdout (``None``, ``-``, /dev/stdout), a descriptor we hold (/dev/fd/N, /dev/stderr), or a
+    device or FIFO opened for writing. A FIFO nobody reads is refused at once (opening it for
+    writing would wait for a reader forever)."""
+    import errno
+    import fcntl
+    import re
+
+    from .errors import OutputError, UsageError
+
+    if out in (None, "-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"):
+        return Stream()  # our own stdout, as the shell set it up (a `>>` keeps appending)
+    m = re.fullmatch(r"/dev/(?:fd/(\d+)|(stderr))|/proc/self/fd/(\d+)", out)
+    if m:  # a descriptor we hold: write to it as it is, not to a new opening of its file
+        fd = int(m.group(1) or m.group(3) or 2)
+        try:
+            return Stream(os.fdopen(os.dup(fd), "wb"))
+        except OSError as exc:
+            raise UsageError(f"--out {out}: no such open file ({exc.strerror})") from None
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise UsageError(f"--out {out}: a FIFO that no process is reading",
+                             hint="start the reader first (e.g. `cat FIFO &`), or write to a file") from None
+        raise OutputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)  # from now on, wait for a slow reader
+    return Stream(os.fdopen(fd, "wb"))

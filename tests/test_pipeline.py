@@ -39,7 +39,8 @@ def run(folder, model, out, views):
 
 @pytest.mark.parametrize("views", [False, True])
 def test_results_in_flight_give_the_same_rows(mixed_folder, tiny_model_dir, tmp_path, monkeypatch, views):
-    from cost_cli import inference, pipeline
+    from cost_cli import inference
+    from cost_cli.engines import local
 
     normal = run(mixed_folder, tiny_model_dir, tmp_path / "normal.csv", views)
 
@@ -70,7 +71,7 @@ def test_results_in_flight_give_the_same_rows(mixed_folder, tiny_model_dir, tmp_
     assert held["deferred"] > 0 and held["submitted"] > 3
     assert (deferred.labeled, deferred.failed) == (normal.labeled, normal.failed) == (6, 1)
     assert (tmp_path / "deferred.csv").read_bytes() == (tmp_path / "normal.csv").read_bytes()
-    assert pipeline.MAX_IN_FLIGHT >= 2
+    assert local.MAX_IN_FLIGHT >= 2
 
 
 class _ScriptedPool:
@@ -80,7 +81,7 @@ class _ScriptedPool:
         self.script = list(script)
         self.workers = [None]
 
-    def submit(self, key, path):
+    def submit(self, index, path):
         pass
 
     @property
@@ -129,23 +130,21 @@ def _clip(value):
 
 @pytest.mark.parametrize("polls", [0, 2, 50])
 def test_results_from_before_a_restart_are_dropped(polls):
-    from types import SimpleNamespace
-
     import numpy as np
 
-    from cost_cli.pipeline import _local_loop, _Video
+    from cost_cli.engines.assembler import Assembler, VideoJob
+    from cost_cli.engines.local import loop
 
-    v = _Video("v.mp4", 0, None, None)
-    script = [("meta", "v.mp4", {"windows": 3}),
-              ("window", "v.mp4", (0, _clip(1))), ("window", "v.mp4", (1, _clip(1))),
-              ("window", "v.mp4", (2, _clip(1))),
-              ("restart", "v.mp4", {"num_frames": 40}),
-              ("meta", "v.mp4", {"windows": 2}),
-              ("window", "v.mp4", (0, _clip(2))), ("window", "v.mp4", (1, _clip(2))),
-              ("done", "v.mp4", {"bounds": []})]
+    job = VideoJob(0, "v.mp4", "/abs/v.mp4")
+    script = [("meta", 0, {"windows": 3}),
+              ("window", 0, (0, _clip(1))), ("window", 0, (1, _clip(1))),
+              ("window", 0, (2, _clip(1))),
+              ("restart", 0, {"num_frames": 40}),
+              ("meta", 0, {"windows": 2}),
+              ("window", 0, (0, _clip(2))), ("window", 0, (1, _clip(2))),
+              ("done", 0, {"bounds": []})]
     predictor = _SlowPredictor(polls)
-    out = list(_local_loop(SimpleNamespace(views=False), [v], _ScriptedPool(script), predictor,
-                           SimpleNamespace(num_classes=2)))
-    assert out == [v] and v.generation == 1 and v.inferred == 2
-    assert np.array_equal(v.probs, np.full((2, 2), 2.0, dtype=np.float32))  # only the new windows
+    out = list(loop([job], _ScriptedPool(script), predictor, Assembler([job], views=False)))
+    assert len(out) == 1 and out[0].job == job and out[0].error is None and out[0].windows == 2
+    assert np.array_equal(out[0].probs, np.full((2, 2), 2.0, dtype=np.float32))  # only the new windows
     assert predictor.batches >= 2  # the first batch (old windows) did run, and was dropped

@@ -69,7 +69,7 @@ def reference(videos, tiny_model_dir, tmp_path_factory):
 
 def test_missing_ray_gives_an_install_hint(monkeypatch):
     from cost_cli.errors import ConfigError
-    from cost_cli import ray_engine
+    from cost_cli.engines import ray as ray_engine
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     with pytest.raises(ConfigError) as err:
@@ -101,17 +101,24 @@ def test_the_cluster_decides_the_model_device():
     with it the precision and batch size, follow the cluster's GPUs."""
     import torch
 
+    from cost_cli.config import LabelConfig, resolve_runtime
     from cost_cli.errors import ConfigError, UsageError
-    from cost_cli.ray_engine import resolve_cluster_device
 
-    assert resolve_cluster_device("auto", 4) == torch.device("cuda")
-    assert resolve_cluster_device("auto", 0) == torch.device("cpu")
-    assert resolve_cluster_device("cuda", 2) == torch.device("cuda")
-    assert resolve_cluster_device("cpu", 8) == torch.device("cpu")
+    def rt(device, gpus, precision="auto"):
+        return resolve_runtime(LabelConfig(inputs=("x",), device=device, precision=precision, engine="ray"),
+                               cluster_gpus=gpus)
+
+    assert rt("auto", 4).device == torch.device("cuda")
+    assert (rt("auto", 4).dtype, rt("auto", 4).batch_size) == (torch.bfloat16, 32)
+    assert (rt("auto", 0).device, rt("auto", 0).dtype, rt("auto", 0).batch_size) == (torch.device("cpu"),
+                                                                                      torch.float32, 4)
+    assert rt("cuda", 2).device == torch.device("cuda")
+    assert rt("cpu", 8).device == torch.device("cpu")
+    assert rt("auto", 2, "fp16").dtype == torch.float16
     with pytest.raises(ConfigError, match="no GPU"):
-        resolve_cluster_device("cuda:0", 0)
+        rt("cuda:0", 0)
     with pytest.raises(UsageError):
-        resolve_cluster_device("mps", 0)
+        rt("mps", 0)
 
 
 # -- a real local Ray instance -------------------------------------------------------------

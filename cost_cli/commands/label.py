@@ -62,8 +62,9 @@ def label(
     --out resumes. Exit status: 0 all labeled, 1 some inputs failed, 2 usage or configuration
     error, 130 interrupted.
     """
+    from ..config import LabelConfig, parse_shard
     from ..errors import UsageError
-    from ..pipeline import LabelConfig, parse_shard, run_label
+    from ..pipeline import run_label
     from ..sampling import parse_stride
     from ..writers import infer_format
 
@@ -73,10 +74,8 @@ def label(
             paths = ["-"]
         else:
             raise UsageError("no inputs: give files, folders, globs, or - to read paths from stdin")
-    if paths.count("-") > 1:
-        raise UsageError("- (stdin) given more than once")
     cfg = LabelConfig(
-        inputs=list(paths), model=model, out=out, fmt=infer_format(fmt, out), stride=parse_stride(stride),
+        inputs=tuple(paths), model=model, out=out, fmt=infer_format(fmt, out), stride=parse_stride(stride),
         crops=crops, topk=topk, merge=not no_merge, min_score=min_score, batch_size=batch_size,
         device=device, precision=precision, workers=workers, decoder=decoder,
         decode_timeout=decode_timeout, overwrite=overwrite, retry_failed=retry_failed,

@@ -6,8 +6,8 @@ The driver (this process) lists the videos; Ray Data streams them through two ac
                        -> map_batches(_Model)    one replica per GPU (CPU actors without GPUs)
                        -> iter_batches()         back here: rows reassembled per video
 
-and ``ray_outcomes`` yields finished ``_Video``s exactly as ``pipeline.local_outcomes`` does,
-so the writers, the journal and resume are the local engine's own.
+and :func:`run` feeds the rows that come back to the same :class:`Assembler` as the local engine
+and yields its finished videos, so the writers, the journal and resume are the local engine's own.
 
 Failures. Each decoder actor decodes inside a supervised subprocess (``workers.DecodePool``),
 so a file that segfaults or hangs its decoder becomes that video's error row; it never kills
@@ -18,10 +18,11 @@ driver keys every window by (video, decode attempt, window index) and ignores re
 video that never comes back is reported as failed rather than dropped.
 
 Rows between the stages carry ``index`` (the video's position in the work list), ``kind``
-(meta / window / done / error), ``epoch`` (the decode attempt: it grows when the decoder learns
-the true frame count and starts over), ``k`` (window index) and ``data`` (bytes: a window's
-uint8 pixels, its pickled (probs, shares) after the model, or a pickled dict). Paths travel as
-bytes, so names that are not valid UTF-8 survive Arrow.
+(meta / window / done / error; a window becomes a ``result`` after the model), ``attempt`` (the
+decode attempt: it grows when the decoder learns the true frame count and starts over), ``k``
+(window index) and ``data`` (bytes: a window's uint8 pixels, its pickled (probs, shares) after
+the model, or a pickled dict). Paths travel as bytes, so names that are not valid UTF-8 survive
+Arrow.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ import sys
 
 import numpy as np
 
-from . import faults
-from .errors import ConfigError, UsageError, raise_if_signalled
+from .. import faults
+from ..errors import ConfigError, raise_if_signalled
+from .assembler import Assembler, Event, VideoJob
 
 RETRIES = 3  # restarts of a lost actor, and retries of its task, before the run gives up
 POLL_S = 0.1
@@ -50,47 +52,29 @@ def _import_ray():
     return ray
 
 
-_STARTED_HERE = False  # this process started the local Ray instance (cluster_device did)
+_STARTED_HERE = False  # this process started the local Ray instance (cluster_gpus did)
 
 
-def resolve_cluster_device(spec: str, gpus: int):
-    """The device kind the model actors get, from ``--device`` and the cluster's GPU count (the
-    machine running ``cost label`` may have none: a CPU head node)."""
-    import torch
-
-    spec = (spec or "auto").lower()
-    if spec == "cpu":
-        return torch.device("cpu")
-    if spec == "auto":
-        return torch.device("cuda" if gpus else "cpu")
-    if spec == "cuda" or spec.startswith("cuda:"):
-        if not gpus:
-            raise ConfigError(f"--device {spec}: the Ray cluster has no GPU",
-                              hint="use --device cpu (or auto), or add GPU nodes")
-        return torch.device("cuda")  # Ray gives each model actor its own GPU
-    raise UsageError(f"--device {spec!r}: with --engine ray, expected auto, cpu or cuda")
-
-
-def cluster_device(cfg):
-    """Join the cluster (or start the local instance) and pick the model actors' device."""
+def cluster_gpus(cfg) -> int:
+    """Join the cluster (or start the local instance for the run) and count its GPUs: the
+    model's device follows the cluster, not the machine running ``cost label``."""
     global _STARTED_HERE
     ray = _import_ray()
     _STARTED_HERE = _connect(ray, cfg) or _STARTED_HERE
-    return resolve_cluster_device(cfg.device, int(ray.cluster_resources().get("GPU", 0)))
+    return int(ray.cluster_resources().get("GPU", 0))
 
 
-def ray_outcomes(cfg, work, model, device, dtype):
-    """The Ray engine: yields each video (a finished ``_Video``) once it is done, in any order.
+def run(cfg, runtime, jobs: list[VideoJob], model):
+    """The Ray engine: yields each video once it is finished, in any order.
 
-    Connects to ``cfg.ray_address`` (or ``RAY_ADDRESS``), else starts a local Ray instance
-    for the run. Every video of ``work`` is yielded exactly once: with its meta, probabilities,
-    view shares and timestamps, or with ``error`` set.
+    Connects to ``cfg.ray_address`` (or ``RAY_ADDRESS``), else starts a local Ray instance for
+    the run. Every job is yielded exactly once, finished or with ``error`` set.
     """
     global _STARTED_HERE
     ray = _import_ray()
     started = _connect(ray, cfg) or _STARTED_HERE
     try:
-        yield from _run(ray, cfg, work, model, device, dtype)
+        yield from _run(ray, cfg, runtime, jobs, model)
     finally:
         if started:
             _STARTED_HERE = False
@@ -159,10 +143,10 @@ def _plan(ray, cfg, n_videos: int) -> dict:
             "gpus": gpus}
 
 
-def _run(ray, cfg, work, model, device, dtype):
+def _run(ray, cfg, runtime, jobs, model):
     from ray.data import DataContext
 
-    from .workers import DecodeSettings
+    from ..workers import DecodeSettings
 
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False  # the pipeline draws its own progress on stderr
@@ -173,23 +157,21 @@ def _run(ray, cfg, work, model, device, dtype):
         logging.getLogger(name).setLevel(logging.ERROR)
 
     mc = model.config
-    settings = DecodeSettings(mc.clip_len, mc.frame_interval, mc.short_side, mc.crop_size, cfg.crops,
-                              cfg.stride.frames, cfg.stride.seconds, cfg.decoder)
+    settings = DecodeSettings.for_run(cfg, mc)
     shape = (cfg.crops, mc.clip_len, mc.crop_size, mc.crop_size, 3)
-    plan = _plan(ray, cfg, len(work))
-    cpu_model = _to_cpu(model)
-    model_ref = ray.put(cpu_model)
+    plan = _plan(ray, cfg, len(jobs))
+    model_ref = ray.put(_to_cpu(model))
+    batch = runtime.batch_size
 
-    items = [{"index": v.index, "path": os.fsencode(v.path)} for v in work]
+    items = [{"index": job.index, "path": os.fsencode(job.path)} for job in jobs]
     ds = ray.data.from_items(items, override_num_blocks=min(len(items), 1000))
     ds = _map_batches(ds, _Decoder, batch_size=1, batch_format="numpy", concurrency=plan["decoders"],
-                      num_cpus=1, fn_constructor_args=(settings, cfg.decode_timeout, cfg.batch_size))
-    ds = _map_batches(ds, _Model, batch_size=cfg.batch_size * 4, batch_format="numpy",
-                      concurrency=plan["models"],
-                      fn_constructor_args=(model_ref, cfg.device, dtype, cfg.batch_size, cfg.views, shape),
+                      num_cpus=1, fn_constructor_args=(settings, cfg.decode_timeout, batch))
+    ds = _map_batches(ds, _Model, batch_size=batch * 4, batch_format="numpy", concurrency=plan["models"],
+                      fn_constructor_args=(model_ref, runtime.device.type, runtime.dtype, batch, cfg.views, shape),
                       **plan["model_res"])
     yield from _collect(ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2),
-                        work, model.num_classes, cfg.views)
+                        Assembler(jobs, cfg.views))
 
 
 def _map_batches(ds, fn, **kwargs):
@@ -220,84 +202,27 @@ def _to_cpu(model):
     return model
 
 
-class _Pending:
-    """What the driver holds of one video until it is complete."""
-
-    __slots__ = ("meta", "windows", "final")
-
-    def __init__(self) -> None:
-        self.meta: dict[int, dict] = {}  # epoch -> meta
-        self.windows: dict[tuple[int, int], tuple] = {}  # (epoch, k) -> (probs, shares)
-        self.final: tuple[int, dict] | None = None  # (epoch, done payload)
-
-
-def _collect(batches, work, num_classes: int, views: bool):
-    """Reassemble the streamed rows into finished videos; each video is yielded exactly once."""
-    pending: dict[int, _Pending] = {}
-    finished: set[int] = set()
+def _collect(batches, asm: Assembler):
+    """Feed the streamed rows to the assembler; yield each finished video exactly once."""
     for batch in batches:
         raise_if_signalled()
-        for index, kind, epoch, k, data in zip(batch["index"], batch["kind"], batch["epoch"],
-                                               batch["k"], batch["data"]):
-            index, epoch, k = int(index), int(epoch), int(k)
-            if index in finished:
-                continue  # a retried task repeating rows we already used
-            v = work[index]
-            if kind == "error":
-                v.error = pickle.loads(data)
-                finished.add(index)
-                pending.pop(index, None)
-                yield v
-                continue
-            p = pending.setdefault(index, _Pending())
-            if kind == "meta":
-                p.meta[epoch] = pickle.loads(data)
-            elif kind == "window":
-                p.windows[(epoch, k)] = pickle.loads(data)
-            elif kind == "done":
-                p.final = (epoch, pickle.loads(data))
-            if _complete(p):
-                _fill(v, p, num_classes, views)
-                finished.add(index)
-                del pending[index]
-                yield v
-    for v in work:  # pragma: no cover - Ray's retries should make this unreachable
-        if v.index not in finished:
-            v.error = {"reason": "no result came back from the Ray cluster (worker lost?)",
-                       "error_class": "EngineError"}
-            yield v
-
-
-def _complete(p: _Pending) -> bool:
-    if p.final is None or p.final[0] not in p.meta:
-        return False
-    epoch = p.final[0]
-    want = p.meta[epoch]["windows"]
-    return sum(1 for (e, _) in p.windows if e == epoch) >= want
-
-
-def _fill(v, p: _Pending, num_classes: int, views: bool) -> None:
-    epoch, done = p.final
-    meta = p.meta[epoch]
-    n = meta["windows"]
-    v.meta, v.done = meta, done
-    v.probs = np.zeros((n, num_classes), dtype=np.float32)
-    v.shares = np.zeros((n, 3), dtype=np.float32) if views else None
-    for (e, k), (probs, shares) in p.windows.items():
-        if e == epoch:
-            v.probs[k] = probs
-            if v.shares is not None and shares is not None:
-                v.shares[k] = shares
-    v.received = v.inferred = n
+        for index, kind, attempt, k, data in zip(batch["index"], batch["kind"], batch["attempt"],
+                                                 batch["k"], batch["data"]):
+            result = asm.feed(Event(str(kind), int(index), int(attempt), int(k), pickle.loads(data)))
+            if result is not None:
+                yield result
+    for index in asm.unfinished:  # pragma: no cover - Ray's retries should make this unreachable
+        yield asm.feed(Event("error", index, payload={
+            "reason": "no result came back from the Ray cluster (worker lost?)", "error_class": "EngineError"}))
 
 
 def _rows(rows: list[tuple]) -> dict[str, np.ndarray]:
-    """A batch in the inter-stage schema from (index, kind, epoch, k, data) tuples."""
+    """A batch in the inter-stage schema from (index, kind, attempt, k, data) tuples."""
     data = np.empty(len(rows), dtype=object)
     data[:] = [r[4] for r in rows]
     return {"index": np.array([r[0] for r in rows], dtype=np.int64),
             "kind": np.array([r[1] for r in rows], dtype=object),
-            "epoch": np.array([r[2] for r in rows], dtype=np.int64),
+            "attempt": np.array([r[2] for r in rows], dtype=np.int64),
             "k": np.array([r[3] for r in rows], dtype=np.int64),
             "data": data}
 
@@ -320,24 +245,24 @@ class _Decoder:
             yield from self._one(int(index), os.fsdecode(bytes(path)))
 
     def _one(self, index: int, path: str):
-        from .workers import DecodePool
+        from ..workers import DecodePool
 
         if self.pool is None:
             self.pool = DecodePool(self.settings, 1, self.timeout)
         self.pool.submit(index, path)
-        epoch, rows, finished, windows = 0, [], False, 0
+        attempt, rows, finished, windows = 0, [], False, 0
         while not finished:
             for kind, key, payload in self.pool.poll(POLL_S):
                 if key != index or finished:
                     continue
                 if kind == "window":
                     k, clip = payload
-                    rows.append((index, "window", epoch, int(k), np.ascontiguousarray(clip).tobytes()))
+                    rows.append((index, "window", attempt, int(k), np.ascontiguousarray(clip).tobytes()))
                     windows += 1
-                elif kind == "restart":  # windows sent so far are void: the next attempt has a new epoch
-                    epoch += 1
                 else:
-                    rows.append((index, kind, epoch, -1, pickle.dumps(payload, protocol=5)))
+                    if kind == "restart":  # windows sent so far are void: the next attempt begins
+                        attempt += 1
+                    rows.append((index, kind, attempt, -1, pickle.dumps(payload, protocol=5)))
                     finished = kind in ("done", "error")
             if rows and (finished or len(rows) >= self.chunk):
                 yield _rows(rows)
@@ -360,24 +285,23 @@ class _Model:
     ``Predictor`` as the local engine (fixed, padded batch size), so rows match locally made ones.
     """
 
-    def __init__(self, model, device_spec: str, dtype, batch_size: int, views: bool, shape: tuple) -> None:
+    def __init__(self, model, device_type: str, dtype, batch_size: int, views: bool, shape: tuple) -> None:
         import ray
         import torch
 
-        from .inference import Predictor
+        from ..inference import Predictor
 
         if isinstance(model, ray.ObjectRef):
             model = ray.get(model)
-        if torch.cuda.is_available() and ray.get_gpu_ids() and device_spec != "cpu":
-            device = torch.device("cuda")  # Ray sets CUDA_VISIBLE_DEVICES to this actor's GPU
-        else:
-            device = torch.device("cpu")
+        # Ray sets CUDA_VISIBLE_DEVICES to this actor's GPU; the run resolved cuda or cpu
+        gpu = device_type == "cuda" and bool(ray.get_gpu_ids()) and torch.cuda.is_available()
+        device = torch.device("cuda" if gpu else "cpu")
         self.predictor = Predictor(model, device, dtype, batch_size, views=views)
         self.batch_size = batch_size
         self.shape = tuple(shape)
 
     def __call__(self, batch):
-        kinds = batch["kind"]
+        kinds = np.array(batch["kind"], dtype=object)
         data = np.empty(len(kinds), dtype=object)
         data[:] = list(batch["data"])
         win = [i for i, kind in enumerate(kinds) if kind == "window"]
@@ -389,4 +313,6 @@ class _Model:
             probs, shares = self.predictor(clips)
             for j, i in enumerate(idx):
                 data[i] = pickle.dumps((probs[j], shares[j] if shares is not None else None), protocol=5)
-        return {"index": batch["index"], "kind": kinds, "epoch": batch["epoch"], "k": batch["k"], "data": data}
+                kinds[i] = "result"
+        return {"index": batch["index"], "kind": kinds, "attempt": batch["attempt"], "k": batch["k"],
+                "data": data}

@@ -1,0 +1,27 @@
+"""Engines: where a run's videos are decoded and the model runs. Both feed the same
+:class:`~cost_cli.engines.assembler.Assembler` and yield finished videos
+(:class:`~cost_cli.engines.assembler.VideoResult`) in any order:
+
+* :mod:`cost_cli.engines.local`: decode worker processes and the model on this machine;
+* :mod:`cost_cli.engines.ray`: the same job on a Ray cluster (``--engine ray``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .assembler import Assembler, Event, VideoJob, VideoResult
+
+__all__ = ["Assembler", "Event", "VideoJob", "VideoResult", "run"]
+
+
+def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None) -> Iterator[VideoResult]:
+    """Label ``jobs`` with the engine ``cfg.engine`` names; a generator (close it to stop the
+    engine's workers at once, on Ctrl-C or an error)."""
+    if cfg.engine == "ray":
+        from .ray import run as run_ray
+
+        return run_ray(cfg, runtime, jobs, model)
+    from .local import run as run_local
+
+    return run_local(cfg, runtime, jobs, model, on_batch=on_batch)
