@@ -67,6 +67,7 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     runtime = _runtime(cfg)
     model = load_model(cfg.model, warn=console.warn)
     _check_model(cfg, model)
+    _synthetic_notice(model)
     fp = fingerprint(cfg, model, runtime.precision_class)
     fmt = row_format(cfg.fmt, cfg.views) if cfg.fmt != "json" else None
     sink = open_stream(cfg.out) if cfg.streamed else None
@@ -118,6 +119,19 @@ def _check_model(cfg: LabelConfig, model) -> None:
         raise ConfigError(f"--views: {model.config.name or model.source} ({model.arch.name}) has no CoST "
                           "layers, so there are no view shares to report",
                           hint="leave out --views, or use a CoST model (`cost models`)")
+
+
+# what gets a real action model, named when a run uses one trained on generated data
+REAL_MODEL = "slowonly-r101-k400"
+
+
+def _synthetic_notice(model) -> None:
+    """Never pass synthetic labels off as actions: say so once (not under --quiet)."""
+    if getattr(model.config, "synthetic", False):
+        name = model.config.name or str(model.source)
+        console.info(f"note: {name} was trained on generated videos: its {model.num_classes} labels are "
+                     "on-screen motions of drawn shapes, not human actions. For real action labels "
+                     f"(Kinetics-400): `cost download {REAL_MODEL}`, then `cost label ... --model {REAL_MODEL}`")
 
 
 def _show_progress(cfg: LabelConfig) -> bool:

@@ -167,3 +167,14 @@ def test_python_module_and_help():
     assert r.returncode == 0 and b"label" in r.stdout
     r = cost("label", "--help")
     assert r.returncode == 0 and b"--stride" in r.stdout
+
+
+def test_the_bundled_synthetic_model_says_it_is_not_an_action_model(videos, tiny_model_dir):
+    r = cost("label", videos / "h264.mp4")  # the bundled default: generated motions, not actions
+    assert r.returncode == 0, r.stderr.decode()
+    notes = [ln for ln in r.stderr.decode().splitlines() if "trained on generated videos" in ln]
+    assert len(notes) == 1 and "cost download slowonly-r101-k400" in notes[0], r.stderr.decode()
+    r = cost("label", videos / "h264.mp4", "-q")
+    assert r.returncode == 0 and b"generated videos" not in r.stderr
+    r = cost("label", videos / "h264.mp4", "--model", tiny_model_dir)  # a model of real classes
+    assert r.returncode == 0 and b"generated videos" not in r.stderr

@@ -26,6 +26,9 @@ WEIGHTS_NAME = "model.safetensors"
 LABELS_NAME = "labels.txt"
 CARD_NAME = "README.md"
 
+# the dataset name `cost train --synthetic` writes (models trained on generated motion)
+SYNTHETIC_DATASET = "cost-cli synthetic"
+
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
@@ -92,6 +95,11 @@ class ModelConfig:
         if any(v <= 0 for v in self.std):
             raise ConfigError(f"config.json: std must be positive, not {list(self.std)} "
                               "(a zero would divide every pixel by zero)")
+
+    @property
+    def synthetic(self) -> bool:
+        """Trained on generated data (``cost train --synthetic``): its classes are not human actions."""
+        return self.dataset.startswith(SYNTHETIC_DATASET)
 
     @property
     def window_span(self) -> int:
