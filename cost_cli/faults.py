@@ -4,7 +4,8 @@
 outside tests) every function here returns at once. Kinds:
 
 * ``crash=SUBSTR``, ``abort=SUBSTR``, ``hang=SUBSTR``: a decode worker handed a path holding
-  SUBSTR segfaults, aborts or hangs (:func:`decoder`);
+  SUBSTR segfaults, aborts or hangs; ``vanish=SUBSTR``: the file is deleted just before the
+  worker opens it (:func:`decoder`);
 * ``stall=POINT``: the labeling process sleeps at a named point of its work until it is killed
   (:func:`stall`), so a test can SIGKILL it at that exact instant. Points: ``journal-created``
   (a new journal exists, the output's header not yet written), ``json-rebuild`` (the JSON
@@ -36,6 +37,11 @@ def decoder(path: str) -> None:
                 os.kill(os.getpid(), signal.SIGSEGV)
             elif kind == "abort":
                 os.abort()
+            elif kind == "vanish":
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
             elif kind == "hang":
                 parent = os.getppid()
                 while os.getppid() == parent:  # an orphaned worker ends with its supervisor

@@ -117,9 +117,12 @@ def test_a_damaged_journal_line_is_refused_and_nothing_is_cut(clips, tiny_model_
 
 def _kill_when(p, ready, timeout=60):
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not ready():
+    while not ready():
         if p.poll() is not None:
             pytest.fail("the run ended before the kill: " + p.stderr.read().decode())
+        if time.monotonic() > deadline:
+            os.killpg(p.pid, signal.SIGKILL)
+            pytest.fail(f"the moment to kill did not come within {timeout} s")
         time.sleep(0.02)
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()

@@ -242,7 +242,8 @@ def test_resume_across_engines(videos, tiny_model_dir, tmp_path, reference):
     out2 = tmp_path / "mixed.jsonl"
     r = cost("label", *common(videos, tiny_model_dir, "jsonl")[1:], *files[:5], "--out", out2, "--engine", "ray")
     assert r.returncode == 0, r.stderr.decode()
-    r = cost("label", *common(videos, tiny_model_dir, "jsonl"), "--out", out2)
+    loud = [a for a in common(videos, tiny_model_dir, "jsonl") if a != "-q"]  # -q would hide the count
+    r = cost("label", *loud, "--out", out2)
     assert r.returncode == 0, r.stderr.decode()
-    assert b"5 video(s) already labeled" in r.stderr or r.stderr == b""
+    assert b"5 video(s) already labeled" in r.stderr, r.stderr.decode()
     assert out2.read_bytes() == reference("jsonl")
