@@ -17,6 +17,7 @@ import typer
 from . import __version__
 from . import console
 from .console import error
+from .environment import debug_enabled, scoped_env
 from .errors import (EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Terminated, clear_signals, describe,
                      on_signal)
 
@@ -50,18 +51,16 @@ def _root(
 
 
 COMMAND_MODULES = ("label", "merge", "demo", "train", "convert", "info", "models", "visual", "eval")
-_registered = False
 
 
 def _register() -> None:
-    global _registered
-    if _registered:
+    """Add the commands to the app (once: the app keeps them)."""
+    if app.registered_commands:
         return
     import importlib
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__package__}.commands.{name}").register(app)
-    _registered = True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,17 +69,16 @@ def main(argv: list[str] | None = None) -> None:
     Exits with the command's status (``SystemExit``). What it changes for the run, its signal
     handlers, the remembered signals and the quiet flag, is put back before it returns, so a
     program (or a test) may call it again in the same process."""
-    debug = os.environ.get("COST_DEBUG", "") not in ("", "0")
-    # torch's OpenMP threads spin while idle; next to decode workers on the same cores that
-    # spinning took 35-40% of labeling throughput (BENCHMARKS.md). Set before torch loads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     clear_signals()
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     code = 0
     try:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)  # raises KeyboardInterrupt, and remembers it
-        code = _run(argv, debug)
+        # torch's OpenMP threads spin while idle; next to decode workers on the same cores that
+        # spinning took 35-40% of labeling throughput (BENCHMARKS.md). Set before torch loads.
+        with scoped_env(OMP_WAIT_POLICY="PASSIVE"):
+            code = _run(argv, debug_enabled())
     finally:
         for sig, handler in saved.items():
             if handler is not None:

@@ -10,6 +10,7 @@ from rich.console import Console
 # stderr console for messages and progress; colour only when stderr is a terminal
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+# --quiet, set by each command and put back by cli.main when the command ends
 _quiet = False
 
 

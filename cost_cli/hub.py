@@ -88,25 +88,22 @@ class _OneLineHubLogs(logging.Filter):
         return True
 
 
-_configured = False
-
-
 def _configure() -> None:
-    """Progress bars only on a terminal; Hub log lines kept to one line. Done once per process."""
-    global _configured
-    if _configured:
-        return
+    """Progress bars only on a terminal and not under --quiet (decided for each download, as
+    the run is); Hub log lines kept to one line (the filter is added once)."""
     from . import console
 
     hf = _hf()
-    if "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ and (console.is_quiet() or not console.stderr_is_terminal()):
-        hf.utils.disable_progress_bars()
+    if "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ:
+        if console.is_quiet() or not console.stderr_is_terminal():
+            hf.utils.disable_progress_bars()
+        else:
+            hf.utils.enable_progress_bars()
     # the library's own stderr handler sits on its root logger; a handler filter also sees the
     # records of child loggers (a logger filter would not)
     for handler in logging.getLogger("huggingface_hub").handlers:
         if not any(isinstance(f, _OneLineHubLogs) for f in handler.filters):
             handler.addFilter(_OneLineHubLogs())
-    _configured = True
 
 
 # ---------------------------------------------------------------------------- errors

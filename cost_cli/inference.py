@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
+from .config import PRECISIONS
 from .errors import ConfigError, UsageError
 from .model.cost_op import CoST
 from .transforms import normalize_clips
-
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 def pick_device(spec: str, option: str = "--device") -> torch.device:
@@ -89,6 +91,21 @@ def precision_class(dtype: torch.dtype) -> str:
     return "fp32" if dtype == torch.float32 else "reduced"
 
 
+@contextlib.contextmanager
+def cudnn_autotune(devices) -> Iterator[None]:
+    """cuDNN picks the fastest convolution algorithms for the run's fixed batch shape (CUDA
+    only), and the process's setting is restored after."""
+    if not any(torch.device(d).type == "cuda" for d in devices):
+        yield
+        return
+    saved = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = saved
+
+
 class Predictor:
     """Runs the model on batches of uint8 windows (B, crops, T, S, S, 3).
 
@@ -106,8 +123,6 @@ class Predictor:
         self.views = views
         self.mean, self.std = model.config.mean, model.config.std
         self.channels_last = channels_last and device.type in ("cpu", "cuda")
-        if device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
         self.model = prepare_for_inference(model, device, fold=fold, channels_last=self.channels_last)
         self._cost_b = [m for m in self.model.modules() if isinstance(m, CoST) and m.kind == "b"]
         self._cost_a = cost_a_coefficients(self.model)

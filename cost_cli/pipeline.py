@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import console
-from .config import LabelConfig, Runtime, fingerprint, output_kind, parse_shard, resolve_runtime  # noqa: F401
+from .config import LabelConfig, fingerprint, output_kind, parse_shard, resolve_runtime
 from .engines import VideoJob, VideoResult
 from .errors import EXIT_FAILED, EXIT_OK, ConfigError, OutputError, UsageError, raise_if_signalled
 from .journal import Journal, VideoRecord, journal_path, lock_path
@@ -58,13 +58,22 @@ def in_shard(ident: str, shard: tuple[int, int] | None) -> bool:
 
 def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     """Run a labeling job; returns the summary (its ``exit_code`` is the command's)."""
-    from .engines import run as run_engine
-    from .model.loading import load_model
-
     t0 = time.monotonic()
     videos, problems = _discover(cfg, stdin)
     check_written_paths(cfg, videos)
-    runtime = _runtime(cfg)
+    session = _ray_session(cfg)
+    try:
+        return _label(cfg, videos, problems, session, t0)
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _label(cfg: LabelConfig, videos: list[Found], problems: list[Problem], session, t0: float) -> Summary:
+    from .engines import run as run_engine
+    from .model.loading import load_model
+
+    runtime = resolve_runtime(cfg, cluster_gpus=session.gpus) if session is not None else resolve_runtime(cfg)
     model = load_model(cfg.model, warn=console.warn)
     _check_model(cfg, model)
     _synthetic_notice(model)
@@ -73,7 +82,13 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     sink = open_stream(cfg.out) if cfg.streamed else None
     journal = None if sink is not None else Journal(cfg.out, cfg.fmt, fp, fmt.header() if fmt else "",
                                                     cfg.overwrite)
-    out = _Output(cfg, model, journal, sink, fmt)
+    try:
+        out = _Output(cfg, model, journal, sink, fmt)
+    except BaseException:
+        for opened in (journal, sink):
+            if opened is not None:
+                opened.close()
+        raise
     try:
         for p in problems:
             out.fail(p.path, p.reason, "InputError")
@@ -81,7 +96,7 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
         progress = console.Progress(_show_progress(cfg) and bool(jobs), len(jobs))
         try:
             if jobs:
-                results = run_engine(cfg, runtime, jobs, model, on_batch=progress.tick)
+                results = run_engine(cfg, runtime, jobs, model, on_batch=progress.tick, session=session)
                 try:
                     out.commit_in_order(jobs, results, progress)
                 finally:
@@ -106,12 +121,13 @@ def _discover(cfg: LabelConfig, stdin) -> tuple[list[Found], list[Problem]]:
     return videos, problems
 
 
-def _runtime(cfg: LabelConfig) -> Runtime:
-    if cfg.engine == "ray":  # the model runs on the cluster's machines, not necessarily this one's
-        from .engines.ray import cluster_gpus
+def _ray_session(cfg: LabelConfig):
+    """``--engine ray``: join the cluster first (the model's device follows its GPUs)."""
+    if cfg.engine != "ray":
+        return None
+    from .engines.ray import Session
 
-        return resolve_runtime(cfg, cluster_gpus=cluster_gpus(cfg))
-    return resolve_runtime(cfg)
+    return Session(cfg)
 
 
 def _check_model(cfg: LabelConfig, model) -> None:

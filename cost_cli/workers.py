@@ -103,7 +103,9 @@ def _worker_main(tasks, results, settings: DecodeSettings) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    if os.environ.get("COST_DEBUG", "") in ("", "0"):
+    from .environment import debug_enabled
+
+    if not debug_enabled():
         # decoders print their own diagnostics on fd 2; the reason reaches the user as one line
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
@@ -189,14 +191,18 @@ class DecodePool:
         # multiprocessing's resource tracker (a process of its own, started with the first
         # worker) can warn about queue semaphores that a killed worker held; the run handles
         # those workers itself, so keep the tracker's noise off the user's terminal
+        from .environment import scoped_env
+
         quiet = "ignore::UserWarning:multiprocessing.resource_tracker"
-        if quiet not in os.environ.get("PYTHONWARNINGS", ""):
-            os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
+        warnings = os.environ.get("PYTHONWARNINGS", "")
+        if quiet not in warnings:
+            warnings = ",".join(filter(None, [warnings, quiet]))
         self.ctx = mp.get_context("spawn")
         self.settings = settings
         self.timeout = decode_timeout
         self.pending: deque[tuple[object, str]] = deque()
-        self.workers = [_Worker(self.ctx, settings) for _ in range(max(1, workers))]
+        with scoped_env(override=True, PYTHONWARNINGS=warnings):  # the tracker starts with the first worker
+            self.workers = [_Worker(self.ctx, settings) for _ in range(max(1, workers))]
 
     def submit(self, key, path: str) -> None:
         self.pending.append((key, path))

@@ -25,7 +25,7 @@ def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None) -> Iterator[Vi
     """Decode worker processes feeding batches to one model replica per device of ``runtime``.
 
     Yields each video once it is finished, in any order."""
-    from ..inference import MultiPredictor, Predictor
+    from ..inference import MultiPredictor, Predictor, cudnn_autotune
     from ..workers import DecodePool, DecodeSettings
 
     n_workers = max(1, min(cfg.workers or (os.cpu_count() or 1), len(jobs)))
@@ -34,7 +34,8 @@ def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None) -> Iterator[Vi
     predictor = replicas[0] if len(replicas) == 1 else MultiPredictor(replicas)
     pool = DecodePool(DecodeSettings.for_run(cfg, model.config), n_workers, cfg.decode_timeout)
     try:
-        yield from loop(jobs, pool, predictor, Assembler(jobs, cfg.views), on_batch)
+        with cudnn_autotune(runtime.devices):
+            yield from loop(jobs, pool, predictor, Assembler(jobs, cfg.views), on_batch)
     finally:
         pool.close()
         if isinstance(predictor, MultiPredictor):

@@ -52,40 +52,35 @@ def _import_ray():
     return ray
 
 
-_STARTED_HERE = False  # this process started the local Ray instance (cluster_gpus did)
+class Session:
+    """A run's connection to the Ray cluster: joined (or a local instance started for the run)
+    when made, left by :meth:`close` (a local instance this run started is shut down). The
+    model's device follows the cluster's GPUs, not the machine running ``cost label``."""
+
+    def __init__(self, cfg) -> None:
+        self.ray = _import_ray()
+        self.started = _connect(self.ray, cfg)
+        self.gpus = int(self.ray.cluster_resources().get("GPU", 0))
+
+    def close(self) -> None:
+        if self.started:
+            self.started = False
+            self.ray.shutdown()
 
 
-def cluster_gpus(cfg) -> int:
-    """Join the cluster (or start the local instance for the run) and count its GPUs: the
-    model's device follows the cluster, not the machine running ``cost label``."""
-    global _STARTED_HERE
-    ray = _import_ray()
-    _STARTED_HERE = _connect(ray, cfg) or _STARTED_HERE
-    return int(ray.cluster_resources().get("GPU", 0))
-
-
-def run(cfg, runtime, jobs: list[VideoJob], model):
-    """The Ray engine: yields each video once it is finished, in any order.
-
-    Connects to ``cfg.ray_address`` (or ``RAY_ADDRESS``), else starts a local Ray instance for
-    the run. Every job is yielded exactly once, finished or with ``error`` set.
-    """
-    global _STARTED_HERE
-    ray = _import_ray()
-    started = _connect(ray, cfg) or _STARTED_HERE
-    try:
-        yield from _run(ray, cfg, runtime, jobs, model)
-    finally:
-        if started:
-            _STARTED_HERE = False
-            ray.shutdown()
+def run(cfg, runtime, jobs: list[VideoJob], model, session: Session):
+    """The Ray engine: yields each video once it is finished, in any order (every job exactly
+    once, finished or with ``error`` set)."""
+    yield from _run(session.ray, cfg, runtime, jobs, model)
 
 
 def _connect(ray, cfg) -> bool:
     """Join the cluster (or start a local instance); True if this call initialised Ray."""
+    from ..environment import debug_enabled, scoped_env
+
     if ray.is_initialized():  # a caller using the library inside its own Ray job
         return False
-    debug = os.environ.get("COST_DEBUG", "") not in ("", "0")
+    debug = debug_enabled()
     address = cfg.ray_address or os.environ.get("RAY_ADDRESS") or None
     quiet = dict(include_dashboard=False, logging_level=logging.INFO if debug else logging.ERROR,
                  log_to_driver=debug, configure_logging=True)
@@ -98,9 +93,8 @@ def _connect(ray, cfg) -> bool:
             raise ConfigError(f"--ray-address {address}: cannot connect ({first})",
                               hint="is the cluster up? `ray status` on the head node shows it") from None
     else:
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         cpus = max(os.cpu_count() or 1, cfg.workers + 1 if cfg.workers else 0)
-        with _quiet_stderr(not debug):
+        with _quiet_stderr(not debug), scoped_env(RAY_USAGE_STATS_ENABLED="0"):
             ray.init(num_cpus=cpus, **quiet)
     return True
 
@@ -113,17 +107,19 @@ def _quiet_stderr(enabled: bool):
     lowered to fatal, and the one line announcing that, printed while Ray starts, is dropped.
     Errors still surface as exceptions.
     """
+    from ..environment import scoped_env
+
     if not enabled:
         yield
         return
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
     try:
-        yield
+        with scoped_env(RAY_BACKEND_LOG_LEVEL="fatal"):
+            yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -296,6 +292,8 @@ class _Model:
         # Ray sets CUDA_VISIBLE_DEVICES to this actor's GPU; the run resolved cuda or cpu
         gpu = device_type == "cuda" and bool(ray.get_gpu_ids()) and torch.cuda.is_available()
         device = torch.device("cuda" if gpu else "cpu")
+        # this actor process exists for the model alone: autotune cuDNN for its fixed batch shape
+        torch.backends.cudnn.benchmark = gpu
         self.predictor = Predictor(model, device, dtype, batch_size, views=views)
         self.batch_size = batch_size
         self.shape = tuple(shape)

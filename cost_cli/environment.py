@@ -1,0 +1,35 @@
+"""The process environment a run reads and the changes it makes to it, in one place.
+
+Every change is scoped: :func:`scoped_env` sets variables for the duration of a ``with`` block
+(what a child process started inside it inherits) and puts the old values back after, so a
+program that calls the library twice sees its environment as it left it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+
+def debug_enabled() -> bool:
+    """``COST_DEBUG=1``: show tracebacks and the decoders' and Ray's own diagnostics."""
+    return os.environ.get("COST_DEBUG", "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def scoped_env(override: bool = False, **values: str) -> Iterator[None]:
+    """Set environment variables inside the block (only where unset, unless ``override``), then
+    restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if override or k not in os.environ:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, old in saved.items():
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
