@@ -18,21 +18,14 @@ what each one means; the comments here say why it is computed the way it is.
 from __future__ import annotations
 
 import math
-import os
-from collections import Counter
 from dataclasses import dataclass, field
 
 from .errors import ConfigError, CostError, UsageError
+from .matching import Matching, _display, match_videos
+from .metrics import AP_TIOU, EPS, Span, average_precision, clip_to, edit_score, overlap, runs, segment_hits
 from .readers import VideoLabels, read_labels
 
-# Two times closer than this are the same instant: label files carry milliseconds, and sums of
-# floats must not make touching segments look apart (or overlapping).
-EPS = 1e-6
 F1_THRESHOLDS = (10, 25, 50)  # segmental F1 at IoU 0.10, 0.25, 0.50 (keys f1@10, f1@25, f1@50)
-AP_TIOU = 50  # average precision at temporal IoU 0.50 (keys ap@50, map@50)
-
-RULE_PATH, RULE_RELATIVE, RULE_NAME = "path", "relative", "name"
-
 
 class NothingMatchedError(CostError):
     """No video of the predictions matches a video of the truth (exit 1: nothing to evaluate)."""
@@ -48,24 +41,6 @@ def read_truth(path: str) -> list[VideoLabels]:
 def read_predictions(path: str) -> list[VideoLabels]:
     """Predictions: any ``cost label`` output (a file without scores is accepted; it gets no AP)."""
     return read_labels(path, need_score=False)
-
-
-@dataclass(frozen=True)
-class Span:
-    """A stretch of one video's timeline with one label (score: None when the file has none)."""
-
-    start: float
-    end: float
-    label: str
-    score: float | None = None
-
-    @property
-    def length(self) -> float:
-        return self.end - self.start
-
-
-def _display(text: str) -> str:
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def clean_segments(video: VideoLabels, where: str) -> list[Span]:
@@ -93,263 +68,6 @@ def clean_segments(video: VideoLabels, where: str) -> list[Span]:
                 f"{where}: {_display(video.video)}: segments overlap ({a.start:.3f}-{a.end:.3f} s {a.label!r} "
                 f"and {b.start:.3f}-{b.end:.3f} s {b.label!r}); cost eval needs one label at a time")
     return spans
-
-
-# ------------------------------------------------------------------------------ matching
-
-@dataclass
-class Match:
-    """An annotated video and its predictions, and the rule that paired them."""
-
-    truth: VideoLabels
-    pred: VideoLabels
-    rule: str  # path, relative or name
-
-
-@dataclass
-class Unmatched:
-    """A video found on one side only, and why it was not paired."""
-
-    video: str
-    reason: str
-
-    def to_dict(self) -> dict:
-        return {"video": self.video, "reason": self.reason}
-
-
-@dataclass
-class Matching:
-    """The outcome of :func:`match_videos`."""
-
-    matches: list[Match]
-    unmatched_truth: list[Unmatched]
-    unmatched_pred: list[Unmatched]
-
-    def counts(self) -> dict[str, int]:
-        by_rule = Counter(m.rule for m in self.matches)
-        return {"matched": len(self.matches), "truth": len(self.matches) + len(self.unmatched_truth),
-                "predicted": len(self.matches) + len(self.unmatched_pred),
-                "unmatched_truth": len(self.unmatched_truth), "unmatched_predicted": len(self.unmatched_pred),
-                "by_path": by_rule[RULE_PATH], "by_relative_path": by_rule[RULE_RELATIVE],
-                "by_name": by_rule[RULE_NAME]}
-
-
-def _name(path: str) -> str:
-    return os.path.basename(os.path.normpath(path)) if path else path
-
-
-def _resolved(path: str, folder: str) -> str:
-    return os.path.normpath(os.path.abspath(os.path.join(folder, path)))
-
-
-def match_videos(pred: list[VideoLabels], truth: list[VideoLabels], truth_path: str) -> Matching:
-    """Pair annotated videos with predicted ones, one to one.
-
-    Rules, each applied to what the previous ones left: (1) the same path string; (2) the truth's
-    path taken relative to the truth file's folder (``-``: the current folder) names the same
-    file as the predicted path (relative to the current folder); (3) the same file name, when
-    that name belongs to exactly one video in each file (a name used twice on either side is
-    ambiguous and never matched by name). Videos left over are returned with the reason.
-    """
-    folder = os.path.dirname(truth_path) if truth_path != "-" else ""
-    matches: dict[int, tuple[int, str]] = {}  # truth index -> (pred index, rule)
-    taken: set[int] = set()
-    pred_index = {v.video: i for i, v in enumerate(pred)}
-    for ti, t in enumerate(truth):  # rule 1: the same path
-        pi = pred_index.get(t.video)
-        if pi is not None:
-            matches[ti] = (pi, RULE_PATH)
-            taken.add(pi)
-
-    # rule 2: the truth's path relative to its own folder; only a one-to-one correspondence counts
-    pred_at: dict[str, list[int]] = {}
-    for pi, p in enumerate(pred):
-        if pi not in taken:
-            pred_at.setdefault(_resolved(p.video, ""), []).append(pi)
-    truth_at: dict[str, list[int]] = {}
-    for ti, t in enumerate(truth):
-        if ti not in matches:
-            truth_at.setdefault(_resolved(t.video, folder), []).append(ti)
-    for where, tis in truth_at.items():
-        pis = pred_at.get(where, [])
-        if len(tis) == 1 and len(pis) == 1:
-            matches[tis[0]] = (pis[0], RULE_RELATIVE)
-            taken.add(pis[0])
-
-    # rule 3: a file name unique in both files (counted over all videos, matched or not: a name
-    # that two files share is ambiguous whatever happened to one of them)
-    pred_names = Counter(_name(p.video) for p in pred)
-    truth_names = Counter(_name(t.video) for t in truth)
-    pred_by_name = {_name(p.video): i for i, p in enumerate(pred)}
-    for ti, t in enumerate(truth):
-        if ti in matches:
-            continue
-        name = _name(t.video)
-        if truth_names[name] == 1 and pred_names[name] == 1 and pred_by_name[name] not in taken:
-            matches[ti] = (pred_by_name[name], RULE_NAME)
-            taken.add(pred_by_name[name])
-
-    def why(video: str, annotated: int, predicted: int, other: str, others: int) -> str:
-        name = _display(_name(video))
-        if others == 0:
-            return f"no video of {other} has this path or file name"
-        if annotated > 1 or predicted > 1:
-            return (f"no path matches, and the file name {name!r} is ambiguous ({annotated} annotated and "
-                    f"{predicted} predicted videos have it)")
-        return f"the only video of {other} named {name!r} is matched to another video by its path"
-
-    unmatched_truth = [
-        Unmatched(t.video, why(t.video, truth_names[_name(t.video)], pred_names[_name(t.video)],
-                               "the predictions", pred_names[_name(t.video)]))
-        for ti, t in enumerate(truth) if ti not in matches]
-    unmatched_pred = [
-        Unmatched(p.video, why(p.video, truth_names[_name(p.video)], pred_names[_name(p.video)],
-                               "the truth", truth_names[_name(p.video)]))
-        for pi, p in enumerate(pred) if pi not in taken]
-    pairs = [Match(truth[ti], pred[pi], rule) for ti, (pi, rule) in sorted(matches.items())]
-    return Matching(pairs, unmatched_truth, unmatched_pred)
-
-
-# ------------------------------------------------------------------------------- figures
-
-def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
-    return max(0.0, min(a1, b1) - max(a0, b0))
-
-
-def tiou(a: Span, b: Span) -> float:
-    """Temporal intersection over union of two spans (0 when they do not meet)."""
-    inter = _overlap(a.start, a.end, b.start, b.end)
-    union = a.length + b.length - inter
-    return inter / union if union > 0 else 0.0
-
-
-def runs(spans: list[Span]) -> list[Span]:
-    """Consecutive spans with the same label that touch become one (score: time-weighted mean).
-
-    A gap between two spans (time the truth does not cover, or an ignored label) keeps them apart.
-    """
-    out: list[Span] = []
-    weights: list[float] = []
-    for s in spans:
-        if out and out[-1].label == s.label and s.start <= out[-1].end + EPS:
-            last, w = out[-1], weights[-1]
-            if last.score is None or s.score is None:
-                score = None
-            else:
-                total = w + s.length
-                score = (last.score * w + s.score * s.length) / total if total > 0 else last.score
-            out[-1] = Span(last.start, max(last.end, s.end), s.label, score)
-            weights[-1] = w + s.length
-        else:
-            out.append(s)
-            weights.append(s.length)
-    return out
-
-
-def clip_to(spans: list[Span], cover: list[Span]) -> list[Span]:
-    """The parts of ``spans`` inside ``cover`` (both sorted, each without overlaps)."""
-    out: list[Span] = []
-    j = 0
-    for c in cover:
-        while j < len(spans) and spans[j].end <= c.start + EPS:
-            j += 1
-        k = j
-        while k < len(spans) and spans[k].start < c.end - EPS:
-            s = spans[k]
-            a, b = max(s.start, c.start), min(s.end, c.end)
-            if b - a > EPS:
-                out.append(Span(a, b, s.label, s.score))
-            k += 1
-    return out
-
-
-def levenshtein(a: list[str], b: list[str]) -> int:
-    """Edit distance between two label sequences (insertions, deletions, substitutions cost 1)."""
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
-
-
-def edit_score(pred: list[str], truth: list[str]) -> float:
-    """1 - Levenshtein distance / the longer sequence's length (1.0 when both are empty)."""
-    longest = max(len(pred), len(truth))
-    return 1.0 - levenshtein(pred, truth) / longest if longest else 1.0
-
-
-def segment_hits(pred: list[Span], truth: list[Span], threshold: float) -> tuple[int, int, int]:
-    """(true positives, false positives, false negatives) of one video's segments.
-
-    Predicted segments are taken in time order; each is a hit when its IoU with a truth segment
-    of the same label that no earlier prediction has taken reaches ``threshold`` (the best such
-    truth segment is taken).
-    """
-    used = [False] * len(truth)
-    tp = fp = 0
-    for p in pred:
-        best, best_j = -1.0, -1
-        for j, t in enumerate(truth):
-            if not used[j] and t.label == p.label:
-                iou = tiou(p, t)
-                if iou > best:
-                    best, best_j = iou, j
-        if best_j >= 0 and best >= threshold - 1e-9:
-            used[best_j] = True
-            tp += 1
-        else:
-            fp += 1
-    return tp, fp, len(truth) - tp
-
-
-def interpolated_ap(precision: list[float], recall: list[float]) -> float:
-    """Area under the precision-recall curve with precision made monotone (as ActivityNet does).
-
-    The curve is padded with (recall 0, precision 0) and (recall 1, precision 0); each precision
-    is replaced by the highest precision at any higher recall, and the area is summed over the
-    points where recall changes.
-    """
-    mprec = [0.0, *precision, 0.0]
-    mrec = [0.0, *recall, 1.0]
-    for i in range(len(mprec) - 2, -1, -1):
-        mprec[i] = max(mprec[i], mprec[i + 1])
-    return sum((mrec[i] - mrec[i - 1]) * mprec[i] for i in range(1, len(mrec)) if mrec[i] != mrec[i - 1])
-
-
-def average_precision(detections: list[tuple[object, Span]], truth: list[tuple[object, Span]],
-                      threshold: float = AP_TIOU / 100) -> float:
-    """ActivityNet-style AP of one class: detections are (video key, span with a score).
-
-    Detections are ranked by score over all videos (ties keep their given order); each, in turn,
-    takes the unmatched truth segment of its video with the highest temporal IoU, if that IoU
-    reaches ``threshold`` (a true positive), else it is a false positive. AP is the area under
-    the interpolated precision-recall curve (:func:`interpolated_ap`). No truth: 0.
-    """
-    if not truth:
-        return 0.0
-    by_video: dict[object, list[int]] = {}
-    for j, (key, _) in enumerate(truth):
-        by_video.setdefault(key, []).append(j)
-    used = [False] * len(truth)
-    order = sorted(range(len(detections)), key=lambda i: -(detections[i][1].score or 0.0))
-    tp = fp = 0
-    precision, recall = [], []
-    for i in order:
-        key, d = detections[i]
-        ranked = sorted(by_video.get(key, []), key=lambda j: -tiou(d, truth[j][1]))
-        hit = False
-        for j in ranked:
-            if tiou(d, truth[j][1]) < threshold - 1e-9:
-                break
-            if not used[j]:
-                used[j] = hit = True
-                break
-        tp, fp = tp + hit, fp + (not hit)
-        precision.append(tp / (tp + fp))
-        recall.append(tp / len(truth))
-    return interpolated_ap(precision, recall)
 
 
 @dataclass
@@ -479,7 +197,7 @@ def _frame_figures(ev: Evaluation, truth: list[Span], pred: list[Span], ignore: 
             j += 1
         k = j
         while k < len(pred) and pred[k].start < t.end - EPS:
-            piece = _overlap(t.start, t.end, pred[k].start, pred[k].end)
+            piece = overlap(t.start, t.end, pred[k].start, pred[k].end)
             if piece > 0:
                 row[pred[k].label] = row.get(pred[k].label, 0.0) + piece
                 covered += piece

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cost_cli.evaluation import (
-    Span, average_precision, edit_score, evaluate, evaluate_files, interpolated_ap, levenshtein,
-    match_videos, segment_hits,
-)
+from cost_cli.evaluation import evaluate, evaluate_files
+from cost_cli.matching import match_videos
+from cost_cli.metrics import Span, average_precision, edit_score, interpolated_ap, levenshtein, segment_hits
 from cost_cli.readers import LabeledSegment, VideoLabels, parse_labels
 
 ENV = dict(os.environ, COST_DEBUG="", OMP_NUM_THREADS="1")

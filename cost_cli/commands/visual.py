@@ -152,7 +152,8 @@ def plot(
 
 def _match_truth(videos, truth_path: str) -> dict:
     """Predicted video name -> its ground truth, matched as `cost eval` does; the rest is warned about."""
-    from ..evaluation import NothingMatchedError, match_videos, read_truth
+    from ..evaluation import NothingMatchedError, read_truth
+    from ..matching import match_videos
 
     matching = match_videos(videos, read_truth(truth_path), truth_path)
     if not matching.matches:
