@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import OutputError, ResumeError
+from .outlock import OutputLock, remove_stale_temporaries
 
 SUFFIX = ".cost-journal"
-LOCK_SUFFIX = ".cost-lock"
 JOURNAL_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 records have no ``id``: it is computed from ``video``
 STATUSES = ("done", "failed")
@@ -77,10 +76,6 @@ class JournalState:
 
 def journal_path(out: str | os.PathLike) -> Path:
     return Path(os.fspath(out) + SUFFIX)
-
-
-def lock_path(out: str | os.PathLike) -> Path:
-    return Path(os.fspath(out) + LOCK_SUFFIX)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -207,77 +202,6 @@ def read_journal(path: str | os.PathLike) -> tuple[JournalState | None, int]:
             end = vr.out_end
     state.out_end = end
     return state, good
-
-
-_TMP = re.compile(r"\.tmp-\d+$")
-
-
-def remove_stale_temporaries(out: str | os.PathLike) -> list[Path]:
-    """Delete ``OUT.tmp-PID`` files left by killed runs (call while holding the output's lock)."""
-    p = Path(out)
-    parent = p.parent if str(p.parent) else Path(".")
-    removed = []
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        return removed
-    prefix = p.name + ".tmp-"
-    for name in names:
-        if name.startswith(prefix) and _TMP.search(name):
-            try:
-                os.unlink(parent / name)
-                removed.append(parent / name)
-            except OSError:
-                pass
-    return removed
-
-
-class OutputLock:
-    """One run at a time per output: an exclusive ``flock`` on ``OUT.cost-lock``, removed by the
-    run that holds it when it ends (after checking the file it locked is still the one named
-    there, so two runs can never hold locks on two different files of that name)."""
-
-    def __init__(self, out: str | os.PathLike) -> None:
-        import fcntl
-
-        self.path = lock_path(out)
-        self.out = Path(out)
-        for _ in range(100):
-            try:
-                f = open(self.path, "a+b")
-            except PermissionError:
-                raise OutputError(f"{self.out}: permission denied (read-only location?)") from None
-            except OSError as exc:
-                raise OutputError(f"{self.out}: cannot write beside it ({exc.strerror})") from None
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                f.close()
-                raise OutputError(f"{self.out}: another cost label run is writing it",
-                                  hint="wait for it to finish, or choose another --out") from None
-            try:
-                same = os.fstat(f.fileno()).st_ino == os.stat(self.path).st_ino
-            except OSError:
-                same = False
-            if same:
-                self._f = f
-                return
-            f.close()  # the holder removed the file between our open and our lock: try again
-        raise OutputError(f"{self.out}: cannot take the lock {self.path.name}")
-
-    def release(self) -> None:
-        """Remove the lock file, then let go of the lock."""
-        if self._f is None:
-            return
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
-        try:
-            self._f.close()
-        except OSError:
-            pass
-        self._f = None
 
 
 def _is_header_prefix(out: Path, header: bytes) -> bool:

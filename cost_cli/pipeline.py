@@ -19,7 +19,8 @@ from . import console
 from .config import LabelConfig, fingerprint, output_kind, parse_shard, resolve_runtime
 from .engines import VideoJob, VideoResult
 from .errors import EXIT_FAILED, EXIT_OK, ConfigError, OutputError, UsageError, raise_if_signalled
-from .journal import Journal, VideoRecord, journal_path, lock_path
+from .journal import Journal, VideoRecord, journal_path
+from .outlock import lock_path
 from .segments import make_segments
 from .sources import Found, Problem, discover, identity
 from .writers import dumps, open_stream, row_format, run_document, video_document, write_atomic

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from cost_cli.errors import OutputError, ResumeError
-from cost_cli.journal import (Journal, VideoRecord, journal_path, lock_path, read_journal,
-                              remove_stale_temporaries)
+from cost_cli.journal import Journal, VideoRecord, journal_path, read_journal
+from cost_cli.outlock import lock_path, remove_stale_temporaries
 
 FP = {"schema_version": 1, "model": "m", "topk": 5}
 HEADER = "video,start,end,label\n"
