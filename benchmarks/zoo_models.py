@@ -8,7 +8,8 @@ Prints; never fails a build.
     python benchmarks/zoo_models.py --quick        # fewer repetitions and clips (a smoke run)
 
 Speed: the network as the labeler runs it (batch norms folded, channels_last, inference mode),
-on its own input (clip_len frames at 224x224), fp32; batch 4 is the labeler's CPU batch.
+on its own input (clip_len frames at 224x224), fp32; batch 4 is the labeler's CPU batch. The
+networks take turns and the median over the rounds is shown (the machine may be shared).
 
 Transfers: a source network of synthetic weights with realistic activation statistics (its
 batch norms calibrated on realistic clips, its classifier centred so that different clips get
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -48,29 +50,33 @@ TRANSFERS = [("c2d-r50", "costa-r50"), ("c2d-r50", "costb-r50"), ("i3d-r50", "co
              ("slowonly-r101", "costa-r101")]
 
 
-def clips_per_second(net: str, batch: int, reps: int) -> float:
-    pipe = default_pipeline(net)
-    model = CoSTRecognizer(net, 400).eval()
-    fast = prepare_for_inference(model, torch.device("cpu"))
-    x = torch.randn(batch, 3, pipe["clip_len"], pipe["crop_size"], pipe["crop_size"])
-    x = x.contiguous(memory_format=torch.channels_last_3d)
+def speed(rounds: int) -> None:
+    """Clips/s of every network at batch 1 and 4. The networks take turns, round after round,
+    and each figure is the median over the rounds: on a shared machine a network measured
+    alone in a busy minute would look several times slower than its neighbour."""
+    print(f"\n## model-only, CPU fp32, {torch.get_num_threads()} threads (folded, channels_last), "
+          f"median of {rounds} interleaved rounds")
+    nets, inputs, times = {}, {}, {}
+    for net in SPEED_NETS:
+        pipe = default_pipeline(net)
+        nets[net] = prepare_for_inference(CoSTRecognizer(net, 400).eval(), torch.device("cpu"))
+        for b in (1, 4):
+            x = torch.randn(b, 3, pipe["clip_len"], pipe["crop_size"], pipe["crop_size"])
+            inputs[net, b] = x.contiguous(memory_format=torch.channels_last_3d)
+            times[net, b] = []
     with torch.inference_mode():
-        fast(x)  # warm-up (oneDNN picks its kernels)
-        t = time.perf_counter()
-        for _ in range(reps):
-            fast(x)
-        dt = (time.perf_counter() - t) / reps
-    return batch / dt
-
-
-def speed(reps: int) -> None:
-    print(f"\n## model-only, CPU fp32, {torch.get_num_threads()} threads (folded, channels_last)")
+        for key, x in inputs.items():
+            nets[key[0]](x)  # warm-up (oneDNN picks its kernels)
+        for _ in range(rounds):
+            for key, x in inputs.items():
+                t = time.perf_counter()
+                nets[key[0]](x)
+                times[key].append(time.perf_counter() - t)
     print(f"{'network':<20} {'clip':>7} {'GFLOP/clip':>11} {'clips/s b1':>11} {'clips/s b4':>11}")
     for net in SPEED_NETS:
         pipe = default_pipeline(net)
-        g = clip_gflops(net, 400, CoSTRecognizer(net, 1).frames, pipe["clip_len"], pipe["crop_size"])
-        b1 = clips_per_second(net, 1, reps)
-        b4 = clips_per_second(net, 4, max(1, reps // 2))
+        g = clip_gflops(net, 400, nets[net].frames, pipe["clip_len"], pipe["crop_size"])
+        b1, b4 = (b / statistics.median(times[net, b]) for b in (1, 4))
         print(f"{net:<20} {pipe['clip_len']:>3}x{pipe['crop_size']:<3} {g:>11.1f} {b1:>11.2f} {b4:>11.2f}", flush=True)
 
 
@@ -153,9 +159,10 @@ def main() -> None:
     args = ap.parse_args()
     both = not args.speed and not args.transfers
     print(f"# zoo networks: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"torch {torch.__version__}, command: python benchmarks/zoo_models.py {' '.join(sys.argv[1:])}")
+          f"torch {torch.__version__}, load average {os.getloadavg()[0]:.1f}, "
+          f"command: python benchmarks/zoo_models.py {' '.join(sys.argv[1:])}")
     if both or args.speed:
-        speed(reps=2 if args.quick else 4)
+        speed(rounds=2 if args.quick else 5)
     if both or args.transfers:
         transfers(args.size if not args.quick else 64, n_calib=4 if args.quick else 8,
                   n_eval=4 if args.quick else 16)
