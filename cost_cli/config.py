@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .decode import DECODERS
+from .devices import PRECISIONS
 from .errors import ConfigError, UsageError
 from .sampling import Stride
 from .writers import FORMATS, SCHEMA_VERSION
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 ENGINES = ("local", "ray")
 CROPS = (1, 3)
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 # measured on 2 CPU cores next to the decode workers: batch 4 ran 1.75x faster than 8 or 16
 # (activations of bigger batches spill the caches); GPUs want big batches (BENCHMARKS.md)
 AUTO_BATCH = {"cpu": 4, "cuda": 32, "mps": 8}
@@ -174,7 +174,7 @@ def resolve_runtime(cfg: LabelConfig, cluster_gpus: int | None = None) -> Runtim
     """
     import torch
 
-    from .inference import pick_device, pick_devices, pick_dtype
+    from .devices import pick_device, pick_devices, pick_dtype
 
     if cluster_gpus is not None:
         spec = (cfg.device or "auto").lower()

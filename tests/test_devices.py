@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from cost_cli.errors import ConfigError, UsageError
-from cost_cli.inference import MultiPredictor, Predictor, pick_devices
+from cost_cli.devices import pick_devices
+from cost_cli.inference import MultiPredictor, Predictor
 
 ENV = dict(os.environ, COST_DEBUG="")
 

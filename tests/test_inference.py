@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from cost_cli.inference import Predictor, pick_dtype, precision_class
+from cost_cli.devices import pick_dtype, precision_class
+from cost_cli.inference import Predictor
 from cost_cli.model.folder import ModelConfig
 from cost_cli.model.optimize import fold_network
 from cost_cli.model.resnet3d_cost import CoSTRecognizer

@@ -15,7 +15,8 @@ import torch
 import cost_cli
 from cost_cli.errors import CheckpointError
 from cost_cli.model.archs import ARCHITECTURES, default_pipeline
-from cost_cli.model.checkpoint import convert_checkpoint, infer_layout, prepare_conversion, read_checkpoint
+from cost_cli.model.checkpoint import convert_checkpoint, prepare_conversion, read_checkpoint
+from cost_cli.model.layouts import infer_layout
 from cost_cli.model.flops import clip_gflops
 from cost_cli.model.optimize import cost_a_coefficients, prepare_for_inference
 from cost_cli.model.resnet3d_cost import CoSTRecognizer
@@ -287,9 +288,9 @@ def test_info_on_a_zoo_folder(tmp_path, c2d_file):
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_layout_derived_from_the_spec_equals_the_network(arch):
-    """checkpoint.expected_layout (read from the ArchSpec, used to recognise checkpoints)
+    """layouts.expected_layout (read from the ArchSpec, used to recognise checkpoints)
     describes exactly the state dict the builder makes, for every id and frame variant."""
-    from cost_cli.model.checkpoint import expected_layout
+    from cost_cli.model.layouts import expected_layout
 
     for frames in ARCHITECTURES[arch].frame_variants:
         with torch.device("meta"):

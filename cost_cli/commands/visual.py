@@ -34,7 +34,7 @@ def inspect(
     `cost label --views` does. Spatial share = hw; temporal share = tw + th.
     """
     from ..errors import ConfigError, UsageError
-    from ..inference import pick_device
+    from ..devices import pick_device
     from ..model.loading import load_model
     from ..plots import _pyplot, layers_png, output_kind
     from ..views import demo_windows, learned_views, mean_views, measured_views, model_kind, video_windows

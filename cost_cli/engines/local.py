@@ -25,7 +25,8 @@ def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None) -> Iterator[Vi
     """Decode worker processes feeding batches to one model replica per device of ``runtime``.
 
     Yields each video once it is finished, in any order."""
-    from ..inference import MultiPredictor, Predictor, cudnn_autotune
+    from ..devices import cudnn_autotune
+    from ..inference import MultiPredictor, Predictor
     from ..workers import DecodePool, DecodeSettings
 
     n_workers = max(1, min(cfg.workers or (os.cpu_count() or 1), len(jobs)))

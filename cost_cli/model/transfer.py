@@ -89,7 +89,7 @@ def transfer_state(state: dict[str, torch.Tensor], source: str, source_frames: i
     """
     import torch
 
-    from .checkpoint import expected_layout
+    from .layouts import expected_layout
 
     landed = transfer_target(source, source_frames, target)
     if landed is None:
