@@ -14,6 +14,11 @@ Downloads go to the standard Hub cache, so ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_H
   (:mod:`cost_cli.model.inflate`) and cached as model folders under ``$COST_CACHE``
   (default ``$HF_HOME/cost-cli``).
 * errors as one line and a hint (:class:`~cost_cli.errors.HubError`), never a traceback.
+
+Why it is one module of ~430 lines: it is the one place that knows huggingface_hub (its
+constants, exception names and cache layout), so the environment, the error translation, the
+verification and the two kinds of Hub entries stay together rather than spreading that
+knowledge over several modules.
 """
 
 from __future__ import annotations
