@@ -224,3 +224,13 @@ def test_the_weights_corner_keeps_its_rooms():
             assert not re.search(r"^\s*(import|from) huggingface_hub", text, re.M), path
         if path.name != "registry.py":
             assert '".ckpt"' not in text, f"{path} keeps its own list of checkpoint suffixes"
+
+
+def test_every_package_is_in_the_wheel():
+    """pyproject.toml lists the packages by hand: a new sub-package must be listed too."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "cost_cli").rglob("__init__.py")}
+    assert found <= listed, f"not in pyproject.toml's packages: {sorted(found - listed)}"
