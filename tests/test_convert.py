@@ -124,14 +124,17 @@ def test_info_reports_model(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("depth,frames", [("r50", 8), ("r50", 32), ("r101", 8), ("r101", 32)])
+# both depths and both stems, each once (depth and stem are independent parts of the layout)
+@pytest.mark.parametrize("depth,frames", [("r50", 8), ("r101", 32)])
 def test_full_size_official_models_number_for_number(tmp_path, depth, frames):
-    """cost convert + load_model reproduce official-layout R50/R101 at 224x224 (rel err <= 1e-4)."""
+    """cost convert + load_model reproduce official-layout R50/R101 (rel err <= 1e-4). The input
+    is 112x112 with half the stem's frames: every stage still sees a map of 4x4 or more, and the
+    arithmetic is the same as at 224 (a quarter of the time on the CI machine)."""
     state = write_official(tmp_path / "ck.pth", depth=depth, kind="b", frames=frames, classes=400, seed=1)
     r = cost("convert", tmp_path / "ck.pth", "--out", tmp_path / "m", "--labels", "k400", "-q")
     assert r.returncode == 0, r.stderr
     model = cost_cli.load_model(str(tmp_path / "m"))
-    x = torch.randn(1, 3, frames, 224, 224)
+    x = torch.randn(1, 3, frames // 2, 112, 112)
     with torch.no_grad():
         ref = reference_forward(state, x, depth, "b", frames)
         ours = model(x)
