@@ -19,11 +19,12 @@ rates are drawn per second (log-uniform, so slow motion is common) and converted
 * rotating: 20 to 360 degrees per second, at most 8 degrees per frame;
 * growing/shrinking: 0.03 to 1.0 change of log size per second, at most 0.04 per frame;
 * never slower than the visibility floor: within one window (8 frames every 2, i.e. 14 frame
-  steps from first to last) the centre (moving), the outermost point (rotating) or the diameter
-  (scaling) moves at least VISIBLE_SHIFT = 2 % of the short side, 2.2 px at a 112 px crop;
+  steps from first to last) the centre (moving), a point half-way to the rim (rotating) or the
+  diameter (scaling) moves at least VISIBLE_SHIFT = 2 % of the short side, 2.2 px at 112 px;
 * ``static`` is still: nothing moves, only noise, flicker and compression change a frame.
 
-Its scenes: 19 shapes (with outlines, soft edges, translucency) and 11 textures, contrast down
+Its scenes: 19 shapes (with outlines, soft edges, translucency; turning about their middle or,
+a third of the time, about another point inside them) and 11 textures, contrast down
 to an RGB distance of 18, diameters of 6 to 60 % of the short side; backgrounds from the
 classic kinds to 1/f noise, landscapes, bokeh, mosaics and collages; still distractors
 (behind, or one in front), companions doing the same motion; Gaussian noise, flicker, lens blur,
@@ -451,16 +452,18 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
 def visibility_floor(label: str, short: float, size: float) -> float:
     """The slowest per-frame rate at which ``label`` is visible within one window.
 
-    Some point of the object must move VISIBLE_SHIFT of the short side over WINDOW_STEPS
-    frames: the centre (translation, pixels per frame), the outermost point at ``size`` / 2
-    from the centre (rotation, degrees per frame), or the outline, whose diameter changes
-    (growing and shrinking, change of log size per frame). ``static`` has no floor (0).
+    Some part of the object must move VISIBLE_SHIFT of the short side over WINDOW_STEPS
+    frames: the centre (translation, pixels per frame), a point half-way from the centre to
+    the rim, at ``size`` / 4 (rotation, degrees per frame: a turn moves the rim most, but a
+    compact shape shows its turn through markings and corners nearer the middle), or the
+    outline, whose diameter changes (growing and shrinking, change of log size per frame).
+    ``static`` has no floor (0).
     """
     shift = VISIBLE_SHIFT * short
     if label.startswith("moving"):
         return shift / WINDOW_STEPS
     if label.startswith("rotating"):
-        return math.degrees(shift / (WINDOW_STEPS * max(size, 1e-6) / 2))
+        return math.degrees(shift / (WINDOW_STEPS * max(size, 1e-6) / 4))
     if label in ("growing", "shrinking"):
         return math.log1p(shift / max(size, 1e-6)) / WINDOW_STEPS
     return 0.0
@@ -732,7 +735,17 @@ def _wide_sprite(rng: np.random.Generator, ref: np.ndarray, asym: bool) -> tuple
         mask = cv2.GaussianBlur(mask, (0, 0), float(rng.uniform(1.0, 4.0)))
     if rng.random() < 0.1:
         mask = mask * float(rng.uniform(0.6, 0.95))
-    return np.concatenate([tex * mask[..., None], mask[..., None]], axis=-1).astype(np.float32), dist
+    sprite = np.concatenate([tex * mask[..., None], mask[..., None]], axis=-1).astype(np.float32)
+    if rng.random() < 0.3:
+        # turning (and scaling) about a point inside the object other than its middle, like a
+        # clock hand: the shape shrinks within the sprite and moves off the sprite's centre
+        f = float(rng.uniform(0.6, 0.8))
+        reach = (1 - f) / 2 * 0.9 * s
+        ox, oy = rng.uniform(-reach, reach, size=2)
+        m = np.float64([[f, 0, (1 - f) * s / 2 + ox], [0, f, (1 - f) * s / 2 + oy]])
+        sprite = cv2.warpAffine(sprite, m, (s, s), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=0)
+    return sprite, dist
 
 
 def _wide_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

@@ -168,7 +168,7 @@ def test_wide_rates_per_second_within_the_documented_ranges(label, fps):
             assert (m.dangle > 0) == (label == "rotating clockwise")
             assert a >= floor - 1e-9 and a >= synth.WIDE_ROTATION_RANGE[0] / fps - 1e-9
             assert a <= max(floor, min(synth.WIDE_ROTATION_RANGE[1] / fps, synth.MAX_ROTATION_PER_FRAME)) + 1e-9
-            assert math.radians(a) * synth.WINDOW_STEPS * size / 2 >= synth.VISIBLE_SHIFT * short - 1e-6
+            assert math.radians(a) * synth.WINDOW_STEPS * size / 4 >= synth.VISIBLE_SHIFT * short - 1e-6
         else:
             g = abs(m.dlogsize)
             assert (m.dlogsize > 0) == (label == "growing")
