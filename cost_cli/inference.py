@@ -6,7 +6,6 @@ import numpy as np
 import torch
 
 from .devices import pick_device, pick_dtype  # noqa: F401 - training.py imports them from here, for now
-from .model.cost_op import CoST
 from .transforms import normalize_clips
 
 
@@ -20,7 +19,8 @@ class Predictor:
     def __init__(self, model, device: torch.device, dtype: torch.dtype, batch_size: int,
                  views: bool = False, channels_last: bool = True, fold: bool = True,
                  compile: bool = False, warn=None) -> None:
-        from .model.optimize import cost_a_coefficients, prepare_for_inference
+        from .model.optimize import prepare_for_inference
+        from .views import ViewRecorder
 
         self.device = device
         self.batch_size = batch_size
@@ -28,10 +28,8 @@ class Predictor:
         self.mean, self.std = model.config.mean, model.config.std
         self.channels_last = channels_last and device.type in ("cpu", "cuda")
         self.model = prepare_for_inference(model, device, fold=fold, channels_last=self.channels_last)
-        self._cost_b = [m for m in self.model.modules() if isinstance(m, CoST) and m.kind == "b"]
-        self._cost_a = cost_a_coefficients(self.model)
-        for layer in self._cost_b:
-            layer.record_coefficients = views
+        # the predictor's own copy of the network: the recorder's hooks live and die with it
+        self._recorder = ViewRecorder(self.model) if views else None
         self.dtype = dtype
         if dtype != torch.float32 and device.type == "cuda":
             self.dtype = self._checked_dtype(dtype, warn)
@@ -117,14 +115,11 @@ class Predictor:
 
     def _view_shares(self, crops: int) -> torch.Tensor | None:
         """(B, 3) hw/tw/th shares on the device: per layer averaged over channels, then over
-        CoST layers."""
-        n = self.batch_size * crops
-        per_layer = [c.mean(dim=1).view(1, 3).to(self.device).expand(n, 3) for c in self._cost_a]
-        per_layer += [layer.last_coefficients.mean(dim=2).t() for layer in self._cost_b
-                      if layer.last_coefficients is not None]
-        if not per_layer:
+        CoST layers (equal weight), then over crops."""
+        if self._recorder is None or not self._recorder.names:
             return None
-        return torch.stack(per_layer).mean(0).view(-1, crops, 3).mean(1).float()
+        shares = self._recorder.shares(self.batch_size * crops).to(self.device)
+        return shares.view(-1, crops, 3).mean(1).float()
 
 
 class PendingBatch:

@@ -562,14 +562,15 @@ def evaluate(model, loader, device, spec: InputSpec, num_classes: int, amp_dtype
     """Accuracy, confusion matrix and (optionally) mean view coefficients per CoST layer."""
     from .transforms import normalize_clips
 
+    import contextlib
+
+    from .views import recording
+
     model.eval()
-    layers = model.cost_layers() if coefficients else []
-    for _, m in layers:
-        m.record_coefficients = True
-    sums = {name: torch.zeros(3, dtype=torch.float64) for name, _ in layers}
+    sums = None  # (layers, 3): view shares summed over clips
     seen = 0
     confusion = np.zeros((num_classes, num_classes), np.int64)
-    with torch.no_grad():
+    with torch.no_grad(), (recording(model) if coefficients else contextlib.nullcontext()) as rec:
         for xb, yb in loader:
             raise_if_signalled()
             x = normalize_clips(xb.to(device, non_blocking=True), spec.mean, spec.std)
@@ -577,19 +578,15 @@ def evaluate(model, loader, device, spec: InputSpec, num_classes: int, amp_dtype
                 logits = model(x)
             pred = logits.float().argmax(1).cpu().numpy()
             np.add.at(confusion, (yb.numpy(), pred), 1)
-            for name, m in layers:
-                c = m.last_coefficients
-                if c is not None:
-                    per_clip = c.mean(dim=-1)  # (3, Co) -> (3,) for (a); (3, N, Co) -> (3, N) for (b)
-                    sums[name] += (per_clip.sum(dim=1) if per_clip.dim() == 2 else per_clip * len(pred)).double().cpu()
+            if rec is not None and rec.names:
+                batch = rec.per_layer(len(pred)).sum(dim=0).double().cpu()
+                sums = batch if sums is None else sums + batch
             seen += len(pred)
-    for _, m in layers:
-        m.record_coefficients = False
-        m.last_coefficients = None
+        names = list(rec.names) if rec is not None else []
     total = confusion.sum()
     acc = float(np.trace(confusion) / total) if total else float("nan")
     coefs = [{"layer": name, "hw": float(s[0] / seen), "tw": float(s[1] / seen), "th": float(s[2] / seen)}
-             for name, s in sums.items()] if seen else []
+             for name, s in zip(names, sums)] if seen and sums is not None else []
     return acc, confusion, coefs
 
 

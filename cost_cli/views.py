@@ -9,12 +9,17 @@ the network's shares are the layers' shares averaged with equal weight, which is
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from .model.cost_op import VIEWS
+if TYPE_CHECKING:
+    import torch
+
+VIEWS = ("hw", "tw", "th")  # the order of the coefficients (the same as cost_op.VIEWS)
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class LayerViews:
 
 
 def model_kind(model) -> str | None:
-    """'a', 'b', or None for a C2D model (no CoST layers)."""
+    """'a', 'b', or None for a network without CoST layers (C2D, I3D, SlowOnly)."""
     return model.arch.kind if model.cost_layers() else None
 
 
@@ -58,8 +63,75 @@ def mean_views(layers: list[LayerViews]) -> LayerViews:
     return LayerViews("mean", int(sum(v.channels for v in layers)), hw, tw, th)
 
 
+class ViewRecorder:
+    """The view coefficients every CoST layer of a network used in its last forward pass.
+
+    CoST(b) layers are read by a forward hook on their ``view_weights`` (the softmax they apply);
+    CoST(a) coefficients are learned constants (``softmax(alpha)``, or the ``cost_coefficients``
+    a folded layer carries). Use :func:`recording`, which removes the hooks afterwards."""
+
+    def __init__(self, model) -> None:
+        import torch
+
+        from .model.cost_op import CoST
+
+        self.names: list[str] = []
+        self.channels: list[int] = []
+        self._constant: dict[int, "torch.Tensor"] = {}  # layer -> (3,) shares, the same for every clip
+        self._last: dict[int, "torch.Tensor"] = {}  # layer -> (N, 3) shares of the last pass
+        self._hooks = []
+        for name, m in model.named_modules():
+            j = len(self.names)
+            if isinstance(m, CoST) and m.kind == "b":
+                self._hooks.append(m.view_weights.register_forward_hook(self._hook(j)))
+            elif isinstance(m, CoST):
+                self._constant[j] = torch.softmax(m.alpha.detach().float(), dim=0).mean(dim=1)
+            elif getattr(m, "cost_coefficients", None) is not None:
+                self._constant[j] = m.cost_coefficients.detach().float().mean(dim=1)
+            else:
+                continue
+            self.names.append(name)
+            self.channels.append(int(m.weight.shape[0]))
+
+    def _hook(self, j: int):
+        def keep(module, inputs, output) -> None:
+            self._last[j] = output.detach().float().mean(dim=2).t()  # (3, N, Co) -> (N, 3)
+        return keep
+
+    def per_layer(self, n: int) -> "torch.Tensor":
+        """(n, layers, 3): each layer's shares (channels averaged) for the n clips of the last pass."""
+        import torch
+
+        device = next(iter(self._last.values())).device if self._last else None
+        rows = [self._constant[j].expand(n, 3) if j in self._constant else self._last[j]
+                for j in range(len(self.names))]
+        return torch.stack([r.to(device) if device is not None else r for r in rows], dim=1)
+
+    def shares(self, n: int) -> "torch.Tensor":
+        """(n, 3): the layers' shares averaged with equal weight (``cost label --views``)."""
+        return self.per_layer(n).mean(dim=1)
+
+    def close(self) -> None:
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
+        self._last.clear()
+
+
+@contextlib.contextmanager
+def recording(model) -> Iterator[ViewRecorder]:
+    """Record the view coefficients of ``model``'s CoST layers while inside the block."""
+    rec = ViewRecorder(model)
+    try:
+        yield rec
+    finally:
+        rec.close()
+
+
 def learned_views(model) -> list[LayerViews]:
     """CoST(a): the learned coefficients ``softmax(alpha, 0)`` of every layer, averaged over channels."""
+    import torch
+
     out = []
     for name, layer in model.cost_layers():
         if layer.kind != "a":
@@ -70,42 +142,30 @@ def learned_views(model) -> list[LayerViews]:
 
 
 def measured_views(model, windows: np.ndarray, batch_size: int = 8,
-                   device: str | torch.device = "cpu") -> tuple[list[LayerViews], np.ndarray]:
+                   device="cpu") -> tuple[list[LayerViews], np.ndarray]:
     """Run ``model`` on uint8 windows (N, T, S, S, 3) and read each layer's coefficients.
 
     Returns the per-layer shares averaged over channels and windows, and the per-window,
     per-layer shares (N, layers, 3). Works for CoST(a) too (the same numbers on every window).
     """
+    import torch
+
     from .transforms import normalize_clips
 
-    layers = model.cost_layers()
-    if not layers:
-        return [], np.zeros((len(windows), 0, 3))
     model = model.to(device).eval()
-    for _, layer in layers:
-        layer.record_coefficients = True
     per_window = []
-    try:
-        with torch.inference_mode():
-            for i in range(0, len(windows), batch_size):
-                x = torch.from_numpy(np.ascontiguousarray(windows[i:i + batch_size])).to(device)
-                model(normalize_clips(x, model.config.mean, model.config.std))
-                rows = []
-                for _, layer in layers:
-                    c = layer.last_coefficients.float()
-                    if c.dim() == 2:  # CoST(a): (3, C), the same for every clip
-                        rows.append(c.mean(dim=1).expand(x.shape[0], 3))
-                    else:  # CoST(b): (3, N, C)
-                        rows.append(c.mean(dim=2).t())
-                per_window.append(torch.stack(rows, dim=1).cpu().numpy())  # (n, layers, 3)
-    finally:
-        for _, layer in layers:
-            layer.record_coefficients = False
-            layer.last_coefficients = None
+    with recording(model) as rec, torch.inference_mode():
+        if not rec.names:
+            return [], np.zeros((len(windows), 0, 3))
+        for i in range(0, len(windows), batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(windows[i:i + batch_size])).to(device)
+            model(normalize_clips(x, model.config.mean, model.config.std))
+            per_window.append(rec.per_layer(x.shape[0]).cpu().numpy())  # (n, layers, 3)
+        names, channels = rec.names, rec.channels
     shares = np.concatenate(per_window).astype(np.float64)
     mean = shares.mean(axis=0)
-    return [LayerViews(name, layer.out_channels, *(float(x) for x in mean[j]))
-            for j, (name, layer) in enumerate(layers)], shares
+    return [LayerViews(name, ch, *(float(x) for x in mean[j]))
+            for j, (name, ch) in enumerate(zip(names, channels))], shares
 
 
 def video_windows(model, path: str, max_windows: int = 16,

@@ -38,16 +38,29 @@ def test_predictor_matches_model_and_views(arch, kind):
     probs, shares = pred(windows)
     x = torch.from_numpy(windows[:, 0]).float()
     x = ((x - torch.tensor(model.config.mean)) / torch.tensor(model.config.std)).permute(0, 4, 1, 2, 3)
-    for _, layer in model.cost_layers():
-        layer.record_coefficients = True
     with torch.no_grad():
         ref = torch.softmax(model(x), 1).numpy()
     assert np.abs(probs - ref).max() < 1e-5
+    # the coefficients recomputed from the layers' own parameters and inputs (no recorder)
     expected = []
-    for _, layer in model.cost_layers():
-        c = layer.last_coefficients
-        expected.append(c.mean(1).view(1, 3).expand(3, 3) if c.dim() == 2 else c.mean(2).t())
-    assert np.abs(shares - torch.stack(expected).mean(0).numpy()).max() < 1e-5
+    acts = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: acts.__setitem__(name, inp[0]))
+             for name, m in model.cost_layers()]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    from cost_cli.model.cost_op import views_three_convs
+
+    for name, layer in model.cost_layers():
+        if layer.kind == "a":
+            expected.append(torch.softmax(layer.alpha, 0).mean(1).view(1, 3).expand(3, 3))
+            continue
+        views = views_three_convs(acts[name], layer.weight, layer.stride)
+        pooled = torch.cat([v.amax(dim=(2, 3, 4)) for v in views])
+        z = layer.fc2(layer.fc1(pooled).view(3, -1).t()).t().reshape(3, 3, -1)
+        expected.append(torch.softmax(z, 0).mean(2).t())
+    assert np.abs(shares - torch.stack(expected).mean(0).detach().numpy()).max() < 1e-5
     assert np.allclose(shares.sum(1), 1.0, atol=1e-5)
 
 
@@ -69,7 +82,9 @@ def test_cost_a_with_views_apart_equals_plain(monkeypatch, frames):
     folded = fold_network(model)
     assert sum(isinstance(m, optimize.CoSTaViews) for m in folded.modules()) == len(model.cost_layers())
     # the views' coefficients stay visible to --views
-    assert len(optimize.cost_a_coefficients(folded)) == len(model.cost_layers())
+    from cost_cli.views import ViewRecorder
+
+    assert len(ViewRecorder(folded).names) == len(model.cost_layers())
     x = torch.randn(2, 3, frames, 40, 40)
     with torch.no_grad():
         ref = model(x)

@@ -125,13 +125,24 @@ def cost_reference(
     return a[0] * y_hw + a[1] * y_tw + a[2] * y_th
 
 
+class ViewWeights(nn.Module):
+    """CoST(b)'s softmax over the three views: (3, N, Co) logits in, the coefficients the layer
+    uses out (computed in fp32 under half precision). A child module without parameters (the
+    state-dict keys stay the authors'), so that a forward hook can read the coefficients:
+    :func:`cost_cli.views.recording`."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        # keep fp64 as fp64
+        return torch.softmax(z.float() if z.dtype in (torch.float16, torch.bfloat16) else z, dim=0)
+
+
 class CoST(nn.Module):
     """Collaborative spatiotemporal convolution, CoST(a) (``kind='a'``) or CoST(b) (``'b'``).
 
     Parameters and their names follow the authors' checkpoints: ``weight`` (Co, Ci, 1, 3, 3),
     ``alpha`` (3, Co) for CoST(a), ``fc1.weight`` (Co, Co) and ``fc2.weight`` (3, 3) for CoST(b).
-    After a forward pass, ``last_coefficients`` holds the view weights that were used:
-    (3, Co) for CoST(a), (3, N, Co) for CoST(b).
+    The view coefficients a forward pass used are read with :func:`cost_cli.views.recording`:
+    ``softmax(alpha, 0)`` (3, Co) for CoST(a), the output of ``view_weights`` (3, N, Co) for CoST(b).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kind: str = "b",
@@ -152,8 +163,7 @@ class CoST(nn.Module):
         else:
             self.fc1 = nn.Linear(out_channels, out_channels, bias=False)
             self.fc2 = nn.Linear(3, 3, bias=False)
-        self.last_coefficients: torch.Tensor | None = None
-        self.record_coefficients = False
+            self.view_weights = ViewWeights()
         # CoST(b) on the CPU: compute the views with views_shared_rows where it is faster.
         # Off for training; prepare_for_inference switches it on.
         self.shared_rows = False
@@ -174,8 +184,6 @@ class CoST(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "a":
-            if self.record_coefficients:
-                self.last_coefficients = torch.softmax(self.alpha.detach(), dim=0)
             return F.conv3d(x, self.fused_kernel().to(x.dtype), stride=self.stride, padding=1)
         w = self.weight.to(x.dtype)
         y_hw, y_tw, y_th = compute_views(x, w, self.stride, self.shared_rows)
@@ -183,10 +191,5 @@ class CoST(nn.Module):
         pooled = torch.cat([global_max(y) for y in (y_hw, y_tw, y_th)], dim=0)
         z = self.fc1(pooled).view(3, n * c).t()
         z = self.fc2(z).t().reshape(3, n, c)
-        # softmax in fp32 when running in half precision; keep fp64 as fp64
-        a = torch.softmax(z.float() if z.dtype in (torch.float16, torch.bfloat16) else z,
-                          dim=0).to(x.dtype)
-        if self.record_coefficients:
-            self.last_coefficients = a.detach().float()
-        a = a.view(3, n, c, 1, 1, 1)
+        a = self.view_weights(z).to(x.dtype).view(3, n, c, 1, 1, 1)
         return torch.addcmul(torch.addcmul(a[0] * y_hw, a[1], y_tw), a[2], y_th)

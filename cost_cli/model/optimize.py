@@ -118,17 +118,6 @@ def fold_network(model: CoSTRecognizer, device: torch.device | None = None) -> C
     return out
 
 
-def cost_a_coefficients(model: nn.Module) -> list[torch.Tensor]:
-    """CoST(a) view coefficients (3, C) of a network, folded or not, in network order."""
-    found = []
-    for m in model.modules():
-        if isinstance(m, CoST) and m.kind == "a":
-            found.append(torch.softmax(m.alpha.detach().float(), dim=0))
-        elif hasattr(m, "cost_coefficients"):
-            found.append(m.cost_coefficients)
-    return found
-
-
 def prepare_for_inference(model: CoSTRecognizer, device: torch.device, fold: bool = True,
                           channels_last: bool = True) -> nn.Module:
     """The network as the labeler runs it: folded, on ``device``, in ``channels_last_3d``."""
