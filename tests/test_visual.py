@@ -558,3 +558,22 @@ def test_motion_classes_lean_more_on_temporal_views_than_static():
     static = temporal[names == "static"].mean()
     motion = temporal[names != "static"].mean()
     assert motion > static, f"temporal share: motion classes {motion:.3f}, static {static:.3f}"
+
+
+def test_plotting_a_label_file_never_imports_torch(tmp_path):
+    """`cost plot` on a CSV is drawing, not inference: it starts without torch (about a second)."""
+    import subprocess
+    import sys
+
+    labels = tmp_path / "l.csv"
+    labels.write_text("video,start,end,start_frame,end_frame,label,score,topk\n"
+                      "a.mp4,0.000,1.000,0,25,walking,0.9000,walking:0.9000\n")
+    code = ("import sys, runpy\n"
+            "sys.argv = ['cost', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('cost_cli', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    r = subprocess.run([sys.executable, "-c", code, "plot", str(labels), "--out", str(tmp_path / "r.html"), "-q"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "r.html").stat().st_size > 0
