@@ -168,6 +168,88 @@ def measured_views(model, windows: np.ndarray, batch_size: int = 8,
             for j, (name, ch) in enumerate(zip(names, channels))], shares
 
 
+@dataclass
+class Inspection:
+    """What ``cost inspect`` found: each layer's shares, and per clip when they were measured."""
+
+    source: str
+    name: str
+    arch: str
+    kind: str  # 'a' (learned) or 'b' (measured)
+    layers: list[LayerViews]
+    where: str  # how the figures were obtained, in words
+    measured_on: dict | None = None
+    clips: list[str] | None = None
+    per_clip: np.ndarray | None = None  # (clips, layers, 3)
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} ({self.arch}, CoST({self.kind}))"
+
+    def to_dict(self) -> dict:
+        """The ``--json`` object (fractions rounded to 4 decimals)."""
+        from .writers import r4
+
+        def row(v: LayerViews) -> dict:
+            return {k: (r4(x) if isinstance(x, float) else x) for k, x in v.to_dict().items()}
+
+        mean = mean_views(self.layers)
+        doc = {"model": self.source, "name": self.name, "arch": self.arch, "kind": self.kind,
+               "coefficients": "learned" if self.kind == "a" else "measured", "measured_on": self.measured_on,
+               "layers": [row(v) for v in self.layers],
+               "mean": {k: r4(getattr(mean, k)) for k in ("hw", "tw", "th", "spatial", "temporal")}}
+        if self.per_clip is not None:
+            shares = self.per_clip.mean(axis=1)  # equal weight over layers, per clip
+            doc["clips"] = [{"clip": c, "hw": r4(s[0]), "tw": r4(s[1]), "th": r4(s[2]),
+                             "temporal": r4(s[1] + s[2])} for c, s in zip(self.clips, shares)]
+        return doc
+
+    def table(self) -> str:
+        """The text table: one row per layer, then their mean."""
+        mean = mean_views(self.layers)
+        width = max(len("layer"), *(len(v.short_name) for v in self.layers))
+        lines = [f"{self.title}: view coefficients, {self.where}",
+                 f"{'layer':<{width}}  {'channels':>8}  {'hw':>6}  {'tw':>6}  {'th':>6}  "
+                 f"{'spatial':>7}  {'temporal':>8}"]
+        for v in self.layers + [mean]:
+            label = v.short_name if v is not mean else "mean"
+            channels = f"{v.channels:>8}" if v is not mean else " " * 8
+            lines.append(f"{label:<{width}}  {channels}  {v.hw:6.3f}  {v.tw:6.3f}  {v.th:6.3f}  "
+                         f"{v.spatial:7.3f}  {v.temporal:8.3f}")
+        return "\n".join(lines)
+
+
+def inspect_views(model, video: str | None = None, max_windows: int = 16, seed: int = 0, device="cpu",
+                  warn=None) -> Inspection:
+    """How much each CoST layer of ``model`` relies on each view: CoST(a)'s learned coefficients,
+    or CoST(b)'s measured on ``video``'s windows (at most ``max_windows``, spread over it) or on
+    generated demo clips (one per synthetic motion class). A network without CoST layers is a
+    ConfigError."""
+    from .errors import ConfigError
+
+    name = model.config.name or model.source
+    kind = model_kind(model)
+    if kind is None:
+        raise ConfigError(f"{name} ({model.arch.name}) has no CoST layers, so there are no view "
+                          "coefficients to show")
+    common = dict(source=model.source, name=name, arch=model.arch.name, kind=kind)
+    if kind == "a":
+        if video is not None and warn is not None:
+            warn(f"{name} is CoST(a): its coefficients are learned and the same for every clip; "
+                 f"{video} is not used")
+        return Inspection(layers=learned_views(model), where="learned", **common)
+    if video is not None:
+        windows, clips = video_windows(model, video, max_windows=max_windows)
+        measured_on = {"video": video, "windows": len(windows)}
+        where = f"measured on {len(windows)} window(s) of {video}"
+    else:
+        windows, clips = demo_windows(model, seed=seed)
+        measured_on = {"demo": "one generated clip per synthetic motion class", "seed": seed, "clips": len(clips)}
+        where = f"measured on {len(clips)} generated demo clips (one per motion class, seed {seed})"
+    layers, per_clip = measured_views(model, windows, device=device)
+    return Inspection(layers=layers, where=where, measured_on=measured_on, clips=clips, per_clip=per_clip, **common)
+
+
 def video_windows(model, path: str, max_windows: int = 16,
                   decoder: str = "auto") -> tuple[np.ndarray, list[str]]:
     """Model-ready uint8 windows (N, T, S, S, 3) of a video, as ``cost label`` samples them.

@@ -226,7 +226,7 @@ def test_inspect_c2d_says_so_in_one_line(tmp_path):
     r = cost("inspect", folder)
     assert r.returncode == 2 and r.stdout == ""
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "C2D" in lines[0] and "no CoST layers" in lines[0]
+    assert len(lines) == 1 and "c2d-tiny" in lines[0] and "no CoST layers" in lines[0]
 
 
 def test_inspect_checks_options_before_work(tiny_model_dir):

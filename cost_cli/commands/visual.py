@@ -33,12 +33,11 @@ def inspect(
     averaged over its channels (and clips); 'mean' weighs the layers equally, as
     `cost label --views` does. Spatial share = hw; temporal share = tw + th.
     """
-    from ..errors import ConfigError, UsageError
     from ..devices import pick_device
+    from ..errors import UsageError
     from ..model.loading import load_model
     from ..plots import _pyplot, layers_png, output_kind
-    from ..views import demo_windows, learned_views, mean_views, measured_views, model_kind, video_windows
-    from ..writers import r4
+    from ..views import inspect_views
 
     console.set_quiet(quiet)
     if plot is not None:
@@ -49,60 +48,10 @@ def inspect(
         raise UsageError("--windows must be at least 1")
     dev = pick_device(device)
     m = load_model(model, warn=console.warn)
-    name = m.config.name or m.source
-    kind = model_kind(m)
-    if kind is None:
-        raise ConfigError(f"{name} is a C2D model ({m.arch.name}): it has no CoST layers, so there are "
-                          "no view coefficients to show")
-    clips: list[str] = []
-    per_clip = None
-    if kind == "a":
-        if video is not None:
-            console.warn(f"{name} is CoST(a): its coefficients are learned and the same for every clip; "
-                         f"{video} is not used")
-        layers = learned_views(m)
-        measured_on = None
-        where = "learned"
-    else:
-        if video is not None:
-            clips_in, clips = video_windows(m, video, max_windows=windows)
-            measured_on = {"video": video, "windows": len(clips_in)}
-            where = f"measured on {len(clips_in)} window(s) of {video}"
-        else:
-            clips_in, clips = demo_windows(m, seed=seed)
-            measured_on = {"demo": "one generated clip per synthetic motion class", "seed": seed,
-                           "clips": len(clips)}
-            where = f"measured on {len(clips)} generated demo clips (one per motion class, seed {seed})"
-        layers, per_clip = measured_views(m, clips_in, device=dev)
-    mean = mean_views(layers)
-    heading = f"{name} ({m.arch.name}, CoST({kind})): view coefficients, {where}"
-
-    if as_json:
-        def row(v) -> dict:
-            d = v.to_dict()
-            return {k: (r4(x) if isinstance(x, float) else x) for k, x in d.items()}
-
-        doc = {"model": m.source, "name": name, "arch": m.arch.name, "kind": kind,
-               "coefficients": "learned" if kind == "a" else "measured", "measured_on": measured_on,
-               "layers": [row(v) for v in layers],
-               "mean": {k: r4(getattr(mean, k)) for k in ("hw", "tw", "th", "spatial", "temporal")}}
-        if per_clip is not None:
-            shares = per_clip.mean(axis=1)  # equal weight over layers, per clip
-            doc["clips"] = [{"clip": c, "hw": r4(s[0]), "tw": r4(s[1]), "th": r4(s[2]),
-                             "temporal": r4(s[1] + s[2])} for c, s in zip(clips, shares)]
-        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
-    else:
-        width = max(len("layer"), *(len(v.short_name) for v in layers))
-        lines = [heading, f"{'layer':<{width}}  {'channels':>8}  {'hw':>6}  {'tw':>6}  {'th':>6}  "
-                          f"{'spatial':>7}  {'temporal':>8}"]
-        for v in layers + [mean]:
-            label = v.short_name if v is not mean else "mean"
-            channels = f"{v.channels:>8}" if v is not mean else " " * 8
-            lines.append(f"{label:<{width}}  {channels}  {v.hw:6.3f}  {v.tw:6.3f}  {v.th:6.3f}  "
-                         f"{v.spatial:7.3f}  {v.temporal:8.3f}")
-        typer.echo("\n".join(lines))
+    found = inspect_views(m, video, max_windows=windows, seed=seed, device=dev, warn=console.warn)
+    typer.echo(json.dumps(found.to_dict(), indent=2, ensure_ascii=False) if as_json else found.table())
     if plot is not None:
-        layers_png(layers, plot, f"{name} ({m.arch.name}, CoST({kind})): view coefficients per layer", where)
+        layers_png(found.layers, plot, f"{found.title}: view coefficients per layer", found.where)
         console.info(f"wrote {plot}")
 
 
