@@ -87,7 +87,7 @@ def merge_outputs(outputs: list[str], out: str, overwrite: bool = False) -> Merg
     journal (and the JSON document's ``failed``).
     """
     from .journal import fingerprint_diff, header_line, journal_path
-    from .writers import run_document
+    from .writers import run_document, run_documents
 
     if not outputs:
         raise UsageError("no inputs: give the output files of the shards")
@@ -136,29 +136,24 @@ def merge_outputs(outputs: list[str], out: str, overwrite: bool = False) -> Merg
         journal.append(json.dumps(rec.to_json(), ensure_ascii=True))
     if first.format == "json":
         doc = next((s.document for s in shards if s.document), None) or {}
-        fp = first.fingerprint
-        settings = doc.get("settings") or {k: v for k, v in fp.items() if k not in ("model", "weights_sha256")}
-        model = doc.get("model") or {"source": fp.get("model"), "weights_sha256": fp.get("weights_sha256"),
-                                     "arch": fp.get("arch")}
+        settings, model = run_documents(first.fingerprint, doc.get("model"))
+        settings = doc.get("settings") or settings
         body = bytearray(run_document(settings, model, docs, failed).encode("utf-8", "surrogateescape"))
     _write_pair(target, bytes(body), ("\n".join(journal) + "\n").encode("ascii"))
     return result
 
 
 def _write_pair(out: Path, data: bytes, journal: bytes) -> None:
-    """Write the output, then its journal (each via a temporary file and a rename)."""
+    """Write the output, then its journal (each to a temporary file, then renamed into place)."""
     from .journal import journal_path
+    from .writers import write_temporary
 
     jp = journal_path(out)
     tmps = []
     try:
         for path, payload in ((out, data), (jp, journal)):
-            tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-            tmps.append(tmp)
-            with open(tmp, "wb") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
+            tmps.append(f"{path}.tmp-{os.getpid()}")
+            write_temporary(path, payload)
         try:
             jp.unlink()  # never leave an old journal beside a new output
         except FileNotFoundError:
@@ -168,7 +163,7 @@ def _write_pair(out: Path, data: bytes, journal: bytes) -> None:
     except OSError as exc:
         for tmp in tmps:
             try:
-                tmp.unlink()
+                os.unlink(tmp)
             except OSError:
                 pass
         raise OutputError(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None

@@ -23,7 +23,7 @@ from .journal import Journal, VideoRecord, journal_path
 from .outlock import lock_path
 from .segments import make_segments
 from .sources import Found, Problem, discover, identity
-from .writers import dumps, open_stream, row_format, run_document, video_document, write_atomic
+from .writers import dumps, open_stream, row_format, run_document, run_documents, video_document, write_atomic
 
 __all__ = ["LabelConfig", "Summary", "run_label", "in_shard", "parse_shard"]
 
@@ -313,9 +313,8 @@ class _Output:
         if self.cfg.fmt != "json":
             return
         mc = self.model.config
-        settings = {k: v for k, v in fp.items() if k not in ("model", "weights_sha256")}
-        model_doc = {"source": fp["model"], "weights_sha256": fp["weights_sha256"], "arch": mc.arch,
-                     "dataset": mc.dataset, "num_classes": self.model.num_classes}
+        settings, model_doc = run_documents(fp, {"arch": mc.arch, "dataset": mc.dataset,
+                                                 "num_classes": self.model.num_classes})
         if self.journal is None:
             self.sink.write(run_document(settings, model_doc, self.docs, self.failed))
             return

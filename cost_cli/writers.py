@@ -183,20 +183,27 @@ def run_document(settings: dict, model: dict, videos: list[dict], failed: list[d
     return text + "\n"
 
 
+def write_temporary(path: str | os.PathLike, data: str | bytes) -> str:
+    """Write ``data`` to ``PATH.tmp-PID`` and sync it; returns that name (rename it into place).
+    A killed writer's temporary is removed by the next labeling run on that output."""
+    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
+    payload = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    with open(tmp, "wb") as f:
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+    return tmp
+
+
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     """Write a whole file so that a reader (or a kill) sees the old file or the new one, never
-    a part: written to ``PATH.tmp-PID``, synced, renamed over ``PATH``. A killed writer's
-    temporary is removed by the next labeling run on that output."""
+    a part: :func:`write_temporary`, then a rename over ``PATH``."""
     from . import faults
     from .errors import OutputError
 
     tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
-    payload = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
     try:
-        with open(tmp, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
+        write_temporary(path, data)
         faults.stall("json-rebuild")
         os.replace(tmp, path)
     except OSError as exc:
@@ -205,6 +212,16 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
         except OSError:
             pass
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def run_documents(fingerprint: dict, model: dict | None = None) -> tuple[dict, dict]:
+    """The JSON document's ``settings`` and ``model`` objects, from a run's fingerprint (and the
+    model's ``arch``, ``dataset``, ``num_classes`` when known)."""
+    settings = {k: v for k, v in fingerprint.items() if k not in ("model", "weights_sha256")}
+    doc = {"source": fingerprint.get("model"), "weights_sha256": fingerprint.get("weights_sha256"),
+           "arch": fingerprint.get("arch")}
+    doc.update(model or {})
+    return settings, doc
 
 
 def row_format(name: str, views: bool = False) -> RowFormat:
