@@ -25,7 +25,7 @@ rates are drawn per second (log-uniform, so slow motion is common) and converted
 
 Its scenes: 19 shapes (with outlines, soft edges, translucency; turning about their middle or,
 a third of the time, about another point inside them) and 11 textures, contrast down
-to an RGB distance of 18, diameters of 6 to 60 % of the short side; backgrounds from the
+to an RGB distance of 18, diameters of 6 to 90 % of the short side; backgrounds from the
 classic kinds to 1/f noise, landscapes, bokeh, mosaics and collages; still distractors
 (behind, or one in front), companions doing the same motion; Gaussian noise, flicker, lens blur,
 low-resolution capture, grey frames, sub-pixel or whole-pixel positions, motion blur, and
@@ -432,8 +432,8 @@ MAX_ROTATION_PER_FRAME = 8.0  # degrees: 16 between sampled frames, less than ha
 #                               the most symmetric shape drawn (8-fold), so the turn is unambiguous
 MAX_SCALE_PER_FRAME = 0.04  # change of log size
 MAX_DRIFT = 0.25  # a translation may drift sideways by up to this share of its speed
-WIDE_SIZE_RANGE = (0.06, 0.6)  # object diameter as a fraction of the short side, at the start
-WIDE_SIZE_LIMITS = (0.04, 0.95)
+WIDE_SIZE_RANGE = (0.06, 0.9)  # object diameter as a fraction of the short side, at the start
+WIDE_SIZE_LIMITS = (0.04, 1.3)  # close-ups: an object may overfill the picture
 CLASSIC_SHARE = 0.15  # share of wide clips drawn in the classic look (rates per frame): it stays covered
 
 _ROUND = ("circle", "ring", "blob", "soft")  # shapes whose outline hardly shows a turn
@@ -1050,7 +1050,7 @@ def _render_sequence_wide(rng: np.random.Generator, num_segments: int, width: in
     look = random_look(rng, width, height, fps, asym=True)
     lo_size = max(WIDE_SIZE_RANGE[0], 0.1)
     firsts = [State(rng.uniform(0.25, 0.75) * width, rng.uniform(0.25, 0.75) * height, rng.uniform(0, 360),
-                    _loguniform(rng, lo_size, 0.45 if k == 0 else 0.3) * short) for k in range(len(look.sprites))]
+                    _loguniform(rng, lo_size, 0.7 if k == 0 else 0.3) * short) for k in range(len(look.sprites))]
     states = list(firsts)
     motions: list[Motion] = []
     segments: list[Segment] = []
