@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -30,14 +31,18 @@ CROPS = (1, 3)
 AUTO_BATCH = {"cpu": 4, "cuda": 32, "mps": 8}
 
 
+# names of descriptors the process already holds: streams whatever file they point at
+_DESCRIPTOR = re.compile(r"/dev/(stdout|stderr|stdin|fd/\d+)|/proc/(self|\d+)/fd/\d+")
+
+
 def output_kind(out: str | None) -> str:
-    """``stdout`` (no --out, or ``-``); ``stream`` (a path under /dev or /proc, such as
-    /dev/null or /dev/stdout, or an existing file that is not a regular file: a FIFO, a
-    terminal, a socket), written as it goes like stdout, with no journal and no lock beside it;
-    else ``file`` (journaled and resumable)."""
+    """``stdout`` (no --out, or ``-``); ``stream`` (a descriptor's name such as /dev/stdout or
+    /dev/fd/N, or an existing file that is not a regular file: /dev/null, a FIFO, a terminal, a
+    socket), written as it goes like stdout, with no journal and no lock beside it; else ``file``
+    (journaled and resumable; a regular file under /dev/shm is a file like any other)."""
     if out is None or out == "-":
         return "stdout"
-    if out.startswith(("/dev/", "/proc/")) or os.path.realpath(out).startswith(("/dev/", "/proc/")):
+    if _DESCRIPTOR.fullmatch(out):
         return "stream"
     try:
         st = os.stat(out)

@@ -23,7 +23,8 @@ from .journal import Journal, VideoRecord, journal_path
 from .outlock import lock_path
 from .segments import make_segments
 from .sources import Found, Problem, discover, identity
-from .writers import dumps, open_stream, row_format, run_document, run_documents, video_document, write_atomic
+from .writers import (Stream, dumps, open_stream, row_format, run_document, run_documents, video_document,
+                      write_atomic)
 
 __all__ = ["LabelConfig", "Summary", "run_label", "in_shard", "parse_shard"]
 
@@ -165,6 +166,9 @@ def check_written_paths(cfg: LabelConfig, videos: list[Found]) -> None:
         written += [("--out", cfg.out), ("the journal", os.fspath(journal_path(cfg.out))),
                     ("the lock", os.fspath(lock_path(cfg.out)))]
     if cfg.errors_file:
+        if cfg.errors_file == "-" and cfg.to_stdout:
+            raise UsageError("--errors - and the results would both go to stdout",
+                             hint="give --out FILE, or write --errors to a file")
         if output_kind(cfg.errors_file) == "file":
             written.append(("--errors", cfg.errors_file))
         elif _same_stream(cfg.errors_file, cfg.out):
@@ -216,11 +220,15 @@ class _Output:
 
     def __post_init__(self) -> None:
         self.errors_f = None
-        if self.cfg.errors_file:
+        path = self.cfg.errors_file
+        if path:
+            if output_kind(path) != "file":  # stdout, a device, a FIFO (never waited for)
+                self.errors_f = open_stream(path, "--errors")
+                return
             try:
-                self.errors_f = open(self.cfg.errors_file, "wb")
+                self.errors_f = Stream(open(path, "wb"))
             except OSError as exc:
-                raise OutputError(f"--errors {self.cfg.errors_file}: cannot write ({exc.strerror})") from None
+                raise OutputError(f"--errors {path}: cannot write ({exc.strerror})") from None
 
     def fail(self, path: str, reason: str, error_class: str, previous: bool = False) -> None:
         """Report a failed input (``previous``: recorded by an earlier run, skipped now)."""
@@ -231,8 +239,7 @@ class _Output:
         self.failed.append(entry)
         if self.errors_f is not None:
             line = dict(entry, previous_run=True) if previous else entry
-            self.errors_f.write((dumps(line) + "\n").encode("utf-8"))
-            self.errors_f.flush()
+            self.errors_f.write(dumps(line) + "\n")
 
     def plan(self, videos: list[Found], problems: list[Problem]) -> list[VideoJob]:
         """The videos to label now: done ones skipped, failed ones unless --retry-failed."""

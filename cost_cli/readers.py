@@ -62,10 +62,10 @@ def _num(value, what: str, where: str) -> float:
     return x
 
 
-def _views(d: dict | None) -> dict[str, float] | None:
+def _views(d: dict | None, where: str = "labels") -> dict[str, float] | None:
     if not d:
         return None
-    out = {k: float(d[k]) for k in ("hw", "tw", "th") if d.get(k) not in (None, "")}
+    out = {k: _num(d[k], k, where) for k in ("hw", "tw", "th") if d.get(k) not in (None, "")}
     if len(out) != 3 or any(math.isnan(v) for v in out.values()):
         return None
     return out
@@ -142,7 +142,7 @@ def _segment(row: dict, where: str, need_score: bool = True) -> LabeledSegment:
             raise ConfigError(f"{where}: 'topk' should be a list of {{\"label\", \"score\"}} objects") from None
     views = row.get("views") if "views" in row else {k: row.get(k) for k in ("hw", "tw", "th")}
     return LabeledSegment(_num(start, "start", where), _num(end, "end", where), str(label),
-                          score, topk, _views(views))
+                          score, topk, _views(views if isinstance(views, dict) else None, where))
 
 
 def _group(rows: list[dict], where: str, need_score: bool = True) -> list[VideoLabels]:
@@ -194,7 +194,9 @@ def parse_labels(text: str, where: str = "labels", fmt: str | None = None,
         return out
     if fmt == "jsonl":
         rows = []
-        for n, line in enumerate(text.splitlines(), 1):
+        # lines end in \n only: a name or label may hold U+2028, U+0085 ... (JSON leaves them raw)
+        for n, line in enumerate(text.split("\n"), 1):
+            line = line.removesuffix("\r")
             if line.strip():
                 try:
                     rows.append(json.loads(line))
@@ -219,7 +221,8 @@ def read_labels(path: str, need_score: bool = True) -> list[VideoLabels]:
     import sys
 
     if path == "-":
-        videos = parse_labels(sys.stdin.read(), "stdin", need_score=need_score)
+        text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")  # names are bytes, not the locale's
+        videos = parse_labels(text, "stdin", need_score=need_score)
         if not videos:
             raise ConfigError("stdin: no segments in this label file")
         return videos

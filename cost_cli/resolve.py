@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from ._version import __version__
 from .errors import EXIT_USAGE, CheckpointError, ConfigError, ModelNotFoundError, NotPublishedError
 from .fetch import cost_cache, offline
 from .model.folder import is_model_folder, weights_dir
+from .model.transfer import TRANSFER_VERSION
 from .registry import CHECKPOINT_SUFFIXES, ModelSpec
 
 DEFAULT_MODEL = "motion-tiny"
@@ -224,7 +226,7 @@ def _build_key(spec: ModelSpec) -> str:
     facts = {"file": spec.file_name, "sha256": spec.sha256, "arch": spec.arch, "frames": spec.frames,
              "num_classes": spec.num_classes, "labels": spec.labels, "dataset": spec.dataset,
              "pipeline": spec.pipeline.as_dict() if spec.pipeline else None,
-             "convert_version": CONVERT_VERSION, "tool": __version__}
+             "convert_version": CONVERT_VERSION, "transfer_version": TRANSFER_VERSION, "tool": __version__}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -266,7 +268,7 @@ def _convert(spec: ModelSpec, src: Path, out: Path) -> Path:
     config = conv.config.with_(dataset=spec.dataset, provenance=prov,
                                **(spec.pipeline.as_dict() if spec.pipeline else {}))
     _sweep_builds(out.parent)
-    tmp = out.with_name(f".{out.name}.build-{os.getpid()}")
+    tmp = out.with_name(f".{out.name}.build-{_build_tag()}")
     shutil.rmtree(tmp, ignore_errors=True)
     write_model_folder(tmp, config, list(conv.labels), conv.model.state_dict())
     try:
@@ -279,9 +281,17 @@ def _convert(spec: ModelSpec, src: Path, out: Path) -> Path:
     return out
 
 
+def _build_tag() -> str:
+    """``HOST-PID``: a cache on shared storage is used by several machines at once (a SLURM
+    array), and only this machine can tell whether one of its processes is alive."""
+    host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
+
+
 def _sweep_builds(parent: Path) -> None:
-    """Remove half-built folders of processes that died mid-way."""
-    for d in parent.glob(".*.build-*"):
+    """Remove half-built folders of this machine's processes that died mid-way."""
+    host = _build_tag().rpartition("-")[0]
+    for d in parent.glob(f".*.build-{host}-*"):
         pid = d.name.rpartition("-")[2]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(d, ignore_errors=True)

@@ -212,7 +212,12 @@ class DecodePool:
         return bool(self.pending) or any(w.key is not None for w in self.workers)
 
     def _assign(self) -> None:
-        for w in self.workers:
+        for i, w in enumerate(self.workers):
+            if w.key is None and self.pending and not w.proc.is_alive():
+                # an idle worker died (the OOM killer, a crash while closing its last file): a
+                # fresh one takes the next video, which must not be failed for it
+                self._replace(w)
+                w = self.workers[i]
             if w.key is None and self.pending:
                 key, path = self.pending.popleft()
                 w.key, w.last_heard = key, time.monotonic()

@@ -1,13 +1,14 @@
 """Output formats: CSV, JSON Lines (one row per segment) and JSON (one document per run).
 
-Paths that are not valid UTF-8 stay lossless: CSV and JSON Lines rows carry the file name's
-exact bytes in the ``video`` column (written with ``surrogateescape``); JSON escapes them as
-``\\udcXX`` code points, which Python's ``os.fsencode(json.loads(...))`` turns back into the bytes.
+Paths that are not valid UTF-8 stay lossless: CSV rows carry the file name's exact bytes in
+the ``video`` column (written with ``surrogateescape``); JSON Lines and JSON escape them as
+``\\udcXX`` code points (JSON must be UTF-8), which Python's ``os.fsencode(json.loads(...))``
+turns back into the bytes.
 Any byte but NUL and ``/`` in a name round-trips: a CSV field holding a comma, a quote, a newline
 or a carriage return is quoted (RFC 4180), so Python's ``csv`` reads one row per segment back.
 
 The CSV ``topk`` field is ``label:score;label:score``; inside a label, ``\\``, ``;`` and ``:``
-are written ``\\\\``, ``\\;`` and ``\\:`` (:func:`topk_field`, read back by :func:`parse_topk`), so a
+are written ``\\\\``, ``\\;`` and ``\\:`` (:func:`topk_field`, read back by :func:`cost_cli.readers.parse_topk`), so a
 label holding them stays unambiguous. Labels without them (every shipped class list) are written
 as they are.
 """
@@ -75,33 +76,6 @@ def _escape_label(label: str) -> str:
 def topk_field(topk: list[tuple[str, float]]) -> str:
     """The CSV ``topk`` field: ``label:score;label:score`` with ``\\ ; :`` escaped in labels."""
     return ";".join(f"{_escape_label(lab)}:{sc:.4f}" for lab, sc in topk)
-
-
-def parse_topk(text: str) -> list[tuple[str, str]]:
-    """Split a CSV ``topk`` field into (label, score text) pairs, undoing :func:`topk_field`'s
-    escapes. A field written before escaping existed (no backslashes) reads the same, a label
-    holding ``:`` included (the score is after the last unescaped ``:``)."""
-    pairs: list[tuple[str, str]] = []
-    item: list[str] = []
-    colons: list[int] = []  # positions of unescaped ':' in the current item
-    i = 0
-    while i <= len(text):
-        c = text[i] if i < len(text) else ";"
-        if c == "\\" and i + 1 < len(text):
-            item.append(text[i + 1])
-            i += 2
-            continue
-        if c == ";":
-            if item:
-                cut = colons[-1] if colons else len(item)
-                pairs.append(("".join(item[:cut]), "".join(item[cut + 1:])))
-            item, colons = [], []
-        else:
-            if c == ":":
-                colons.append(len(item))
-            item.append(c)
-        i += 1
-    return pairs
 
 
 def r3(x: float) -> float:
@@ -252,7 +226,7 @@ class Stream:
             self._f = None
 
 
-def open_stream(out: str | None) -> Stream:
+def open_stream(out: str | None, option: str = "--out") -> Stream:
     """stdout (``None``, ``-``, /dev/stdout), a descriptor we hold (/dev/fd/N, /dev/stderr), or a
     device or FIFO opened for writing. A FIFO nobody reads is refused at once (opening it for
     writing would wait for a reader forever)."""
@@ -270,14 +244,14 @@ def open_stream(out: str | None) -> Stream:
         try:
             return Stream(os.fdopen(os.dup(fd), "wb"))
         except OSError as exc:
-            raise UsageError(f"--out {out}: no such open file ({exc.strerror})") from None
+            raise UsageError(f"{option} {out}: no such open file ({exc.strerror})") from None
     try:
         fd = os.open(out, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         if exc.errno == errno.ENXIO:
-            raise UsageError(f"--out {out}: a FIFO that no process is reading",
+            raise UsageError(f"{option} {out}: a FIFO that no process is reading",
                              hint="start the reader first (e.g. `cat FIFO &`), or write to a file") from None
-        raise OutputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+        raise OutputError(f"{option} {out}: cannot write ({exc.strerror or exc})") from None
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)  # from now on, wait for a slow reader
     return Stream(os.fdopen(fd, "wb"))

@@ -254,6 +254,10 @@ def test_any_byte_but_nul_and_slash_round_trips(clips, tiny_model_dir, tmp_path)
         else:
             got = [os.fsencode(v["video"]) for v in json.loads(raw)["videos"]]
         assert sorted(set(got)) == want, fmt
+        # and the tool's own reader (cost eval, cost plot) reads every format back the same
+        from cost_cli.readers import read_labels
+
+        assert sorted(os.fsencode(v.video) for v in read_labels(str(out))) == want, fmt
 
 
 def test_labels_holding_separators_are_unambiguous(tmp_path, clips):
@@ -423,3 +427,76 @@ def test_a_run_starts_clean_and_restores_what_it_changed(clips, tiny_model_dir):
     for name in ("first.csv", "second.csv"):
         for p in clips.glob(name + "*"):
             p.unlink()
+
+
+def test_a_regular_file_under_dev_shm_is_a_file(clips, tiny_model_dir):
+    """Only descriptors' names and non-regular files are streams: /dev/shm holds ordinary files
+    (journaled, and never overwritten without a journal)."""
+    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        pytest.skip("no writable /dev/shm")
+    out = f"/dev/shm/cost-test-{os.getpid()}.csv"
+    try:
+        r = cost("label", "v", "-o", out, "--model", tiny_model_dir, cwd=clips)
+        assert r.returncode == 0, r.stderr.decode()
+        assert os.path.exists(out + ".cost-journal") and not os.path.exists(out + ".cost-lock")
+        with open(out + ".x", "w") as f:
+            f.write("precious\n")
+        r = cost("label", "v", "-o", out + ".x", "--model", tiny_model_dir, cwd=clips)
+        assert r.returncode == 2 and b"has no journal" in r.stderr
+        assert open(out + ".x").read() == "precious\n"
+    finally:
+        for suffix in ("", ".cost-journal", ".x"):
+            if os.path.exists(out + suffix):
+                os.unlink(out + suffix)
+
+
+def test_errors_to_stdout_or_a_fifo(clips, tiny_model_dir, tmp_path):
+    bad = tmp_path / "in"
+    bad.mkdir()
+    shutil.copy(clips / "v" / "c0.mp4", bad / "good.mp4")
+    (bad / "broken.mp4").write_text("not a video")
+    r = cost("label", bad, "-o", tmp_path / "l.csv", "--errors", "-", "--model", tiny_model_dir)
+    assert r.returncode == 1
+    errs = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert [os.path.basename(e["video"]) for e in errs] == ["broken.mp4"]
+    assert not (tmp_path / "-").exists()
+    r = cost("label", bad, "--errors", "-", "--model", tiny_model_dir)  # results on stdout too
+    assert r.returncode == 2 and "--errors -" in errors(r)[0]
+    fifo = tmp_path / "errs"
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    r = cost("label", bad, "-o", tmp_path / "m.csv", "--errors", fifo, "--model", tiny_model_dir, timeout=60)
+    assert r.returncode == 2 and "--errors" in errors(r)[0] and "no process is reading" in errors(r)[0]
+    assert time.monotonic() - t0 < 30 and not (tmp_path / "m.csv.cost-lock").exists()
+
+
+def test_an_idle_worker_that_died_does_not_fail_the_next_video(clips):
+    from cost_cli.workers import DecodePool, DecodeSettings
+
+    pool = DecodePool(DecodeSettings(8, 2, 64, 56, 1, None, None, "auto"), 1, 30)
+    try:
+        pool.workers[0].proc.kill()  # idle, and dead (the OOM killer, say)
+        pool.workers[0].proc.join()
+        pool.submit("k", str(clips / "v" / "c0.mp4"))
+        kinds = []
+        deadline = time.monotonic() + 60
+        while pool.busy and time.monotonic() < deadline:
+            kinds += [kind for kind, _, _ in pool.poll(0.2)]
+        assert "done" in kinds and "error" not in kinds, kinds
+    finally:
+        pool.close()
+
+
+def test_label_files_with_bad_numbers_are_one_line_exit_2(tmp_path):
+    from cost_cli.errors import ConfigError
+    from cost_cli.readers import parse_labels
+
+    text = "video,start,end,label,score,topk,hw,tw,th\na.mp4,0,1,x,0.5,x:0.5,0.2,zero,0.3\n"
+    with pytest.raises(ConfigError, match="tw 'zero' is not a number"):
+        parse_labels(text, "l.csv", "csv")
+    raw = tmp_path / "pred.csv"
+    raw.write_bytes(b"video,start,end,label,score\ncaf\xe9.mp4,0,1,x,0.9\n")
+    r = subprocess.run([sys.executable, "-m", "cost_cli", "eval", "-", str(raw), "--json"], stdin=open(raw, "rb"),
+                       capture_output=True, env=dict(ENV, PYTHONIOENCODING="utf-8:strict"))
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["accuracy"] == 1.0
