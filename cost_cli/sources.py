@@ -124,7 +124,7 @@ def walk(root: str, ids: Identities | None = None, seen: set | None = None) -> I
     ids = ids or Identities()
     seen = set() if seen is None else seen
     stack = [root]  # folders still to visit, the next one last
-    join, realpath, exts = os.path.join, os.path.realpath, VIDEO_EXTENSIONS
+    realpath, exts = os.path.realpath, VIDEO_EXTENSIONS
     while stack:
         d = stack.pop()
         key = _dir_key(d)
@@ -132,6 +132,7 @@ def walk(root: str, ids: Identities | None = None, seen: set | None = None) -> I
             continue
         seen.add(key)
         real = ids.folder(d)
+        prefix = real if real.endswith(os.sep) else real + os.sep  # ("/" itself ends in one)
         subdirs = []
         for e in _subdirs(d):
             name = e.name
@@ -141,7 +142,7 @@ def walk(root: str, ids: Identities | None = None, seen: set | None = None) -> I
                 subdirs.append(e.path)
             elif is_video:
                 link = e.is_symlink()  # broken links and FIFOs too: the decoder reports them
-                yield e.path, (realpath(e.path) if link else join(real, name)), link
+                yield e.path, (realpath(e.path) if link else prefix + name), link
         stack.extend(reversed(subdirs))  # depth first, in name order
 
 
@@ -230,15 +231,17 @@ def discover(args: Iterable[str], stdin: BinaryIO | None = None, null: bool = Fa
     seen_dirs: set[tuple[int, int]] = set()  # folders walked once, whichever argument reaches them
     ids = Identities()
 
+    append, os_stat, is_reg = videos.append, os.stat, stat.S_ISREG
+
     def add(path: str, ident: str | None = None) -> None:
         ident = ident if ident is not None else ids.of(path)
         if ident in seen_ids:
             return
         try:
-            st = os.stat(path)
+            st = os_stat(path)
         except OSError:
             st = None
-        if st is not None and stat.S_ISREG(st.st_mode):
+        if st is not None and is_reg(st.st_mode):
             inode = (st.st_dev, st.st_ino)
             if inode in seen_inodes:
                 return  # a hard link to a video already listed
@@ -246,13 +249,32 @@ def discover(args: Iterable[str], stdin: BinaryIO | None = None, null: bool = Fa
         seen_ids.add(ident)
         if ident == path:
             ident = path  # one string when the spelling is the identity
-        size, mtime = (st.st_size, round(st.st_mtime, 6)) if st is not None else (None, None)
-        videos.append(Found(path, ident, size, mtime))
+        if st is None:
+            append(Found(path, ident))
+        else:
+            append(Found(path, ident, st.st_size, round(st.st_mtime, 6)))
+
+    def add_all(root: str) -> None:
+        # the hot loop of a million-file folder: add() without a call per file
+        for path, ident, _ in walk(root, ids, seen_dirs):
+            if ident in seen_ids:
+                continue
+            try:
+                st = os_stat(path)
+            except OSError:
+                add(path, ident)  # the rare case, the slow way
+                continue
+            if is_reg(st.st_mode):
+                inode = (st.st_dev, st.st_ino)
+                if inode in seen_inodes:
+                    continue
+                seen_inodes.add(inode)
+            seen_ids.add(ident)
+            append(Found(path, ident, st.st_size, round(st.st_mtime, 6)))
 
     def expand(arg: str) -> None:
         if os.path.isdir(arg):
-            for path, ident, _ in walk(arg, ids, seen_dirs):
-                add(path, ident)
+            add_all(arg)
         elif os.path.lexists(arg):
             add(arg)  # an explicit file is tried whatever its extension
         elif GLOB_CHARS & set(arg):
@@ -261,8 +283,7 @@ def discover(args: Iterable[str], stdin: BinaryIO | None = None, null: bool = Fa
                 problems.append(Problem(arg, "no file matches this pattern"))
             for m in matches:
                 if os.path.isdir(m):
-                    for path, ident, _ in walk(m, ids, seen_dirs):
-                        add(path, ident)
+                    add_all(m)
                 elif is_video_name(m):
                     add(m)
         else:
