@@ -532,6 +532,18 @@ def test_a_zoo_file_downloads_once_for_two_entries(tmp_path, server, run):
         for model in (a, b):
             out = model(clips)
             assert ((out - ref).norm() / ref.norm()).item() <= 1e-4
+    # and `cost label` runs the downloaded zoo network on real decoded video: Kinetics-400 labels,
+    # with the network's own pipeline (8 frames every 8, short side 256, centre crop 224)
+    from media import make_video, pattern_frames
+
+    video = make_video(tmp_path / "clip", pattern_frames(80, 72, 96, seed=3), fps=25)
+    r = run("label", video, "--model", "c2d-r50-k400", "-f", "jsonl", "-q", env=env)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    k400 = set((Path(__file__).resolve().parent.parent / "cost_cli" / "data" / "labels" / "k400.txt")
+               .read_text().split("\n")) - {""}
+    assert rows and all(row["label"] in k400 for row in rows)
+    assert rows[0]["start"] == 0.0 and rows[-1]["end_frame"] == 80
 
 
 def test_a_complete_part_left_by_a_kill_before_the_rename_is_kept(run, server, content):
