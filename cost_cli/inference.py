@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .devices import pick_device, pick_dtype  # noqa: F401 - training.py imports them from here, for now
 from .transforms import normalize_clips
 
 

@@ -65,16 +65,16 @@ def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path, monkeypatch):
     want = load_file(str(tmp_path / "a" / "model.safetensors"))
 
     interrupted = replace(base, out=str(tmp_path / "b"))
-    original = training._save_checkpoint
+    original = training.checkpoint.save
 
     def save_then_stop(path, *args):
         original(path, *args)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "_save_checkpoint", save_then_stop)
+    monkeypatch.setattr(training.checkpoint, "save", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         training.train(interrupted)
-    monkeypatch.setattr(training, "_save_checkpoint", original)
+    monkeypatch.setattr(training.checkpoint, "save", original)
     assert (tmp_path / "b" / "checkpoints" / "last.pt").is_file()
     with pytest.raises(UsageError):  # not empty, and no --resume
         training.train(interrupted)
@@ -181,5 +181,7 @@ def test_variety_option(tmp_path):
 
 @pytest.mark.parametrize("cores,workers", [(1, 0), (2, 1), (8, 7)])
 def test_default_workers(monkeypatch, cores, workers):
-    monkeypatch.setattr(training.os, "cpu_count", lambda: cores)
-    assert training._default_workers(torch.device("cuda" if cores == 8 else "cpu")) == workers
+    from cost_cli.training import datasets
+
+    monkeypatch.setattr(datasets.os, "cpu_count", lambda: cores)
+    assert datasets._default_workers(torch.device("cuda" if cores == 8 else "cpu")) == workers

@@ -1,0 +1,154 @@
+"""What a training run is asked to do (:class:`TrainConfig`, checked once by :func:`check_config`),
+the input pipeline of its clips (:class:`InputSpec`) and what it reports (:class:`TrainResult`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import DataError, ResumeError, UsageError
+
+OPTIMIZERS = ("sgd", "adamw")
+FLIP_POLICIES = ("auto", "never", "always")
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_NAME = "last.pt"
+# settings added after checkpoints were first written: what a checkpoint without them meant
+_LEGACY_SETTINGS = {"variety": "classic"}
+# seed-stream tags: train and validation never share a sample
+_TRAIN, _VAL = 1, 2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run produces (and a few things that do not)."""
+
+    out: str
+    data: str | None = None
+    synthetic: int = 0  # clips per epoch drawn from the generator (0: use ``data``)
+    synthetic_val: int = 0  # validation clips for the generator (0: synthetic // 10, at least 90)
+    classes: tuple[str, ...] = ()  # generator classes (default: all nine)
+    transitions: float = 0.25  # share of generated training clips that cross a change of motion
+    render_size: int = 160  # generated frames are about this many pixels on the short side
+    variety: str = "wide"  # generator look: "wide" (many looks, 12-60 fps) or "classic" (the first one)
+    arch: str | None = None
+    init: str | None = None
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float | None = None
+    weight_decay: float | None = None
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    val_fraction: float = 0.2
+    seed: int = 0
+    clip_len: int | None = None
+    frame_interval: int | None = None
+    short_side: int | None = None
+    crop_size: int | None = None
+    scale_max: float = 1.25  # random short side in [short_side, short_side * scale_max] (256-320)
+    flip: str = "auto"
+    name: str = ""
+    # below: how the run is carried out, not what it produces
+    device: str = "auto"
+    precision: str = "auto"
+    workers: int = -1
+    decoder: str = "auto"
+    resume: bool = False
+    overwrite: bool = False
+    keep_checkpoints: bool = False
+    progress: bool | None = None
+    command: str = ""
+
+    def fingerprint(self) -> dict:
+        """The settings a resumed run must share with the run it continues."""
+        skip = {"out", "device", "precision", "workers", "decoder", "resume", "overwrite",
+                "keep_checkpoints", "progress", "command"}
+        d = {k: v for k, v in asdict(self).items() if k not in skip}
+        d["classes"] = list(self.classes)
+        if not self.synthetic:
+            del d["variety"]  # the generator's look means nothing to a run on real clips
+        return d
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How clips are sampled and sized (what ``config.json`` of the result will say)."""
+
+    clip_len: int
+    frame_interval: int
+    short_side: int
+    crop_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    @property
+    def span(self) -> int:
+        return self.clip_len * self.frame_interval
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports."""
+
+    out: Path
+    labels: list[str]
+    val_accuracy: float | None
+    per_class: dict[str, float]
+    history: list[dict]
+    coefficients: list[dict]
+    seconds: float
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse conflicting or impossible settings before any work."""
+    if cfg.data and cfg.synthetic:
+        raise UsageError("DATA and --synthetic conflict: train on a folder/CSV or on generated clips, not both")
+    if not cfg.data and not cfg.synthetic:
+        raise UsageError("nothing to train on: give DATA (a folder or a CSV) or --synthetic N")
+    if cfg.synthetic < 0:
+        raise UsageError("--synthetic must be positive")
+    if cfg.classes and not cfg.synthetic:
+        raise UsageError("--classes picks generator classes; it needs --synthetic")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise UsageError(f"--optimizer {cfg.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+    if cfg.flip not in FLIP_POLICIES:
+        raise UsageError(f"--flip {cfg.flip!r}: expected one of {', '.join(FLIP_POLICIES)}")
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        raise UsageError("--epochs and --batch-size must be at least 1")
+    if not 0 <= cfg.val_fraction < 1:
+        raise UsageError("--val-fraction must be in [0, 1)")
+    if not 0 <= cfg.transitions <= 1:
+        raise UsageError("--transitions must be in [0, 1]")
+    from ..synth import VARIETIES
+
+    if cfg.variety not in VARIETIES:
+        raise UsageError(f"--variety {cfg.variety!r}: expected one of {', '.join(VARIETIES)}")
+    if cfg.resume and cfg.overwrite:
+        raise UsageError("--resume and --overwrite conflict: continue the run or start over, not both")
+    for key in ("clip_len", "frame_interval", "short_side", "crop_size"):
+        v = getattr(cfg, key)
+        if v is not None and v < 1:
+            raise UsageError(f"--{key.replace('_', '-')} must be at least 1")
+    if cfg.short_side and cfg.crop_size and cfg.crop_size > cfg.short_side:
+        raise UsageError("--crop-size is larger than --short-side")
+    if cfg.classes:
+        from ..synth import CLASSES
+
+        bad = [c for c in cfg.classes if c not in CLASSES]
+        if bad:
+            raise UsageError(f"--classes: unknown generator class {bad[0]!r}; known: {', '.join(CLASSES)}")
+        if len(set(cfg.classes)) < 2:
+            raise UsageError("--classes: training needs at least two classes")
+    if cfg.data and not os.path.exists(cfg.data):
+        raise DataError(f"{cfg.data}: no such folder or file")
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {cfg.out}: exists and is not a folder")
+    ckpt = out / CHECKPOINT_DIR / CHECKPOINT_NAME
+    if cfg.resume and not ckpt.is_file():
+        raise ResumeError(f"--resume: {ckpt} does not exist (nothing to resume)")
+    if not cfg.resume and not cfg.overwrite and out.is_dir() and any(out.iterdir()):
+        hint = ("add --resume to continue the unfinished run, or --overwrite to start over"
+                if ckpt.is_file() else "choose another --out, or add --overwrite to replace it")
+        raise UsageError(f"--out {cfg.out} is not empty", hint=hint)
