@@ -18,7 +18,7 @@ from cost_cli.model.archs import ARCHITECTURES, default_pipeline
 from cost_cli.model.checkpoint import convert_checkpoint, prepare_conversion, read_checkpoint
 from cost_cli.model.layouts import infer_layout
 from cost_cli.model.flops import clip_gflops
-from cost_cli.model.optimize import cost_a_coefficients, prepare_for_inference
+from cost_cli.model.optimize import prepare_for_inference
 from cost_cli.model.resnet3d_cost import CoSTRecognizer
 from official import random_state, reference_forward
 from zoo_reference import NETS, mmaction_checkpoint, random_zoo_state, realistic_clips, zoo_layout, zoo_forward
@@ -150,7 +150,9 @@ def test_c2d_into_costa_equals_the_c2d(tmp_path, c2d_file):
     assert (cfg["clip_len"], cfg["frame_interval"], cfg["short_side"], cfg["crop_size"]) == (8, 8, 256, 224)
     model = cost_cli.load_model(str(out))
     assert len(model.cost_layers()) == 8
-    for coef in cost_a_coefficients(model):
+    for _, layer in model.cost_layers():
+        assert layer.kind == "a"
+        coef = torch.softmax(layer.alpha.detach().float(), dim=0)  # (3, C): hw, tw, th
         assert coef[0].min().item() > 1 - 1e-6  # all weight on the hw view
     with torch.no_grad():
         assert rel_err(model(clips), logits) <= 1e-4
