@@ -22,15 +22,6 @@ HELD_OUT_SEED = 20250917  # training draws its clips from seed 0 streams; this s
 TARGET = 0.95
 
 
-def _label_registered() -> bool:
-    from cost_cli import cli
-
-    return "label" in cli.COMMAND_MODULES and (REPO / "cost_cli" / "commands" / "label.py").is_file()
-
-
-pytestmark = pytest.mark.skipif(not _label_registered(), reason="`cost label` is not registered yet")
-
-
 def _cost(*args: str, exe: list[str] | None = None, cwd: str | None = None, env=None) -> subprocess.CompletedProcess:
     cmd = (exe or [sys.executable, "-m", "cost_cli"]) + list(args)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=900)
