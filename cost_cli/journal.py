@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .environment import gc_paused
 from .errors import OutputError, ResumeError
 from .outlock import OutputLock, remove_stale_temporaries
 
@@ -162,6 +163,11 @@ def read_journal(path: str | os.PathLike) -> tuple[JournalState | None, int]:
     ``state`` is None when not even the header line is complete (a kill while the journal was
     being created by an older version). An unterminated last line (a kill mid-write) is left out
     of the length; any other damaged line raises ResumeError naming its line number."""
+    with gc_paused():  # a million records: no cycles among them, nothing for the collector to find
+        return _read_journal(path)
+
+
+def _read_journal(path: str | os.PathLike) -> tuple[JournalState | None, int]:
     from .sources import Identities
 
     path = Path(path)

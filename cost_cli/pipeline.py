@@ -18,6 +18,7 @@ import numpy as np
 from . import console
 from .config import LabelConfig, fingerprint, output_kind, parse_shard, resolve_runtime
 from .engines import VideoJob, VideoResult
+from .environment import gc_paused
 from .errors import EXIT_FAILED, EXIT_OK, ConfigError, OutputError, UsageError, raise_if_signalled
 from .journal import Journal, VideoRecord, journal_path
 from .outlock import lock_path
@@ -113,7 +114,8 @@ def _label(cfg: LabelConfig, videos: list[Found], problems: list[Problem], sessi
 
 
 def _discover(cfg: LabelConfig, stdin) -> tuple[list[Found], list[Problem]]:
-    videos, problems = discover(cfg.inputs, stdin, cfg.null)
+    with gc_paused():  # a million found files form no cycles
+        videos, problems = discover(cfg.inputs, stdin, cfg.null)
     if cfg.shard is not None:
         videos = [v for v in videos if in_shard(v.ident, cfg.shard)]
         problems = [p for p in problems if in_shard(identity(p.path), cfg.shard)]
@@ -243,6 +245,10 @@ class _Output:
 
     def plan(self, videos: list[Found], problems: list[Problem]) -> list[VideoJob]:
         """The videos to label now: done ones skipped, failed ones unless --retry-failed."""
+        with gc_paused():  # one job per video: no cycles among them
+            return self._plan(videos, problems)
+
+    def _plan(self, videos: list[Found], problems: list[Problem]) -> list[VideoJob]:
         jobs: list[VideoJob] = []
         for found in videos:
             rec = self.journal.status(found.ident) if self.journal else None
