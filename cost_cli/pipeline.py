@@ -114,8 +114,7 @@ def _label(cfg: LabelConfig, videos: list[Found], problems: list[Problem], sessi
 
 
 def _discover(cfg: LabelConfig, stdin) -> tuple[list[Found], list[Problem]]:
-    with gc_paused():  # a million found files form no cycles
-        videos, problems = discover(cfg.inputs, stdin, cfg.null)
+    videos, problems = discover(cfg.inputs, stdin, cfg.null)
     if cfg.shard is not None:
         videos = [v for v in videos if in_shard(v.ident, cfg.shard)]
         problems = [p for p in problems if in_shard(identity(p.path), cfg.shard)]

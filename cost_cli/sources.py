@@ -17,6 +17,8 @@ import stat
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
+from .environment import gc_paused
+
 VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".mpe", ".wmv", ".flv",
     ".3gp", ".3g2", ".ts", ".mts", ".m2ts", ".ogv", ".vob", ".asf", ".divx", ".f4v", ".mxf", ".y4m",
@@ -223,9 +225,14 @@ def discover(args: Iterable[str], stdin: BinaryIO | None = None, null: bool = Fa
     """Expand the command line's inputs into an ordered, duplicate-free list of videos.
 
     The same video reached twice (two spellings, a symbolic link, a hard link) is kept once, under
-    the first spelling met (arguments in order, folders sorted).
+    the first spelling met (arguments in order, folders sorted). The cyclic garbage collector
+    is paused meanwhile: a million found files form no cycles."""
+    with gc_paused():
+        return _discover(args, stdin, null)
 
-    Why one function of ~80 lines: the closures share the seen-sets, and ``add_all`` inlines
+
+def _discover(args: Iterable[str], stdin: BinaryIO | None, null: bool) -> tuple[list[Found], list[Problem]]:
+    """Why one function of ~80 lines: the closures share the seen-sets, and ``add_all`` inlines
     ``add`` on purpose (the hot loop of a million-file folder; see benchmarks/journal_scale.py)."""
     videos: list[Found] = []
     problems: list[Problem] = []
