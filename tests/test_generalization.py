@@ -321,10 +321,7 @@ def test_benchmark_command_line(tmp_path, tiny_model_dir):
 @pytest.mark.slow
 @pytest.mark.parametrize("renderer", [
     "generator",
-    pytest.param("second_renderer", marks=pytest.mark.xfail(strict=True, reason=(
-        "the bundled motion-tiny (sha256 220308c5...) reaches 92.4 % on these 8 second-renderer videos "
-        "(92.9 % on 24; weakest: shrinking 78 %, rotating clockwise 79 %, slow moves, low contrast); "
-        "the retrained model lands in issue 16"))),
+    "second_renderer",
 ])
 def test_bundled_model_holds_up_on_both_renderers(tmp_path, renderer):
     bench = _bench()

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-BUNDLED = REPO / "weights" / "motion-tiny" / "model.safetensors"
 ENV = dict(os.environ, COST_DEBUG="", OMP_NUM_THREADS="1")
 LABELS5 = ["walking", "running", "jumping", "sitting", "waving"]
 
@@ -536,10 +535,10 @@ def test_html_report_with_truth_opens_and_hovers_in_chromium(truth_report, tmp_p
 
 # --------------------------------------------------------------------------- bundled model
 
-@pytest.mark.skipif(not BUNDLED.is_file(), reason="the bundled model weights/motion-tiny is not trained yet")
 @pytest.mark.xfail(strict=True, reason=(
     "measured: the bundled motion-tiny gives generated `static` clips a HIGHER temporal share "
-    "(0.688) than moving clips (0.667); three more costb-tiny models trained with other seeds "
+    "(0.675) than moving clips (0.655; 0.1.0's model: 0.688 vs 0.667); three more costb-tiny "
+    "models trained with other seeds "
     "gave 0.748 vs 0.725, 0.714 vs 0.717 and 0.688 vs 0.675: in this synthetic data `static` is "
     "itself a motion judgement, and the difference is noise-sized (README, Visualising). "
     "Remove this marker when a model meets the issue's criterion."))
