@@ -96,6 +96,11 @@ class Pipeline:
                 kw[key] = tuple(kw[key])
         return cls(**kw)
 
+    @property
+    def span(self) -> int:
+        """Frames from a window's first sampled frame to one past its last (clip_len x interval)."""
+        return self.clip_len * self.frame_interval
+
     def as_dict(self) -> dict[str, Any]:
         """The ``ModelConfig`` fields this pipeline sets."""
         return {f.name: getattr(self, f.name) for f in fields(self)}

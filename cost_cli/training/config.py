@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import DataError, ResumeError, UsageError
+from ..registry import Pipeline
 
 OPTIMIZERS = ("sgd", "adamw")
 FLIP_POLICIES = ("auto", "never", "always")
@@ -71,20 +72,9 @@ class TrainConfig:
         return d
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """How clips are sampled and sized (what ``config.json`` of the result will say)."""
-
-    clip_len: int
-    frame_interval: int
-    short_side: int
-    crop_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-    @property
-    def span(self) -> int:
-        return self.clip_len * self.frame_interval
+# how clips are sampled and sized (what ``config.json`` of the result will say): the registry's
+# input pipeline type, so a trained folder and a registry entry describe their input one way
+InputSpec = Pipeline
 
 
 @dataclass
