@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .compose import _SPRITE
+from .compose import _SPRITE, camera
 from .motion import CLASSES, SIZE_RANGE, SIZE_LIMITS, Motion, Segment, State, fit_size, sample_motion, trajectory
 
 
@@ -68,9 +68,15 @@ def _texture(rng: np.random.Generator, h: int, w: int, c1: np.ndarray, c2: np.nd
 
 def _shape_mask(rng: np.random.Generator, s: int) -> np.ndarray:
     """A filled shape mask (s, s) float32 in [0, 1], centred, touching about 90% of the box."""
+    kind = rng.choice(["circle", "ellipse", "rectangle", "triangle", "star", "polygon", "cross", "ring"])
+    return classic_shape(rng, s, str(kind))
+
+
+def classic_shape(rng: np.random.Generator, s: int, kind: str, star_points: tuple[int, int] = (4, 8)) -> np.ndarray:
+    """One classic shape of the given kind as a mask (s, s) float32 in [0, 1]; a star has
+    ``star_points`` points (``rng.integers`` bounds: the wide variety draws from (4, 9))."""
     m = np.zeros((s, s), np.uint8)
     c = s / 2
-    kind = rng.choice(["circle", "ellipse", "rectangle", "triangle", "star", "polygon", "cross", "ring"])
     if kind == "circle":
         cv2.circle(m, (int(c), int(c)), int(0.45 * s), 255, -1, cv2.LINE_AA)
     elif kind == "ellipse":
@@ -91,7 +97,7 @@ def _shape_mask(rng: np.random.Generator, s: int) -> np.ndarray:
         if kind == "triangle":
             n, radii = 3, np.full(3, 0.45)
         elif kind == "star":
-            k = int(rng.integers(4, 8))
+            k = int(rng.integers(*star_points))
             n, radii = 2 * k, np.tile([0.45, rng.uniform(0.18, 0.3)], k)
         else:
             n = int(rng.integers(4, 9))
@@ -186,12 +192,7 @@ def draw(scene: Scene, state: State, rng: np.random.Generator) -> np.ndarray:
             a = patch[..., 3:4]
             region = frame[y0:y1, x0:x1]
             frame[y0:y1, x0:x1] = region * (1 - a) + patch[..., :3] * a
-    if scene.blur > 0:
-        frame = cv2.GaussianBlur(frame, (0, 0), scene.blur)
-    if scene.flicker > 0:
-        frame *= 1.0 + rng.normal(0, scene.flicker)
-    if scene.noise > 0:
-        frame += rng.standard_normal(frame.shape, dtype=np.float32) * np.float32(scene.noise)
+    frame = camera(frame, rng, scene.blur, scene.flicker, scene.noise)
     return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -82,3 +82,15 @@ def _paste(frame: np.ndarray, sprite: np.ndarray, state: State, kernel: np.ndarr
 def _snap(state: State) -> State:
     return State(float(round(state.x)), float(round(state.y)), float(round(state.angle)),
                  float(max(1, round(state.size))))
+
+
+def camera(frame: np.ndarray, rng: np.random.Generator, blur: float, flicker: float, noise: float) -> np.ndarray:
+    """Lens blur (sigma in pixels), a global brightness change (std, fraction) and Gaussian pixel
+    noise (std), each skipped when 0; ``frame`` is float32 and may be changed in place."""
+    if blur > 0:
+        frame = cv2.GaussianBlur(frame, (0, 0), blur)
+    if flicker > 0:
+        frame *= 1.0 + rng.normal(0, flicker)
+    if noise > 0:
+        frame += rng.standard_normal(frame.shape, dtype=np.float32) * np.float32(noise)
+    return frame

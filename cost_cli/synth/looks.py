@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .classic import _background, _smooth_noise, _texture
+from .classic import _background, _smooth_noise, _texture, classic_shape
 from .compose import _SPRITE, _paste
 from .motion import State, _loguniform
 
@@ -82,7 +82,7 @@ def _wide_mask(rng: np.random.Generator, s: int) -> tuple[np.ndarray, str]:
     c = s / 2
     m = np.zeros((s, s), np.uint8)
     if kind in ("circle", "ellipse", "rectangle", "triangle", "star", "polygon", "cross", "ring"):
-        return _classic_shape(rng, s, kind), kind
+        return classic_shape(rng, s, kind, star_points=(4, 9)), kind
     if kind == "rounded":
         a, b = rng.uniform(0.25, 0.45) * s, rng.uniform(0.2, 0.45) * s
         r = int(rng.uniform(0.2, 0.6) * min(a, b))
@@ -150,42 +150,6 @@ def _wide_mask(rng: np.random.Generator, s: int) -> tuple[np.ndarray, str]:
             else:
                 cv2.rectangle(m, (int(x - r), int(y - r * 0.6)), (int(x + r), int(y + r * 0.6)), 255, -1)
     return m.astype(np.float32) / 255.0, kind
-
-
-def _classic_shape(rng: np.random.Generator, s: int, kind: str) -> np.ndarray:
-    """One of the classic shapes (as :func:`_shape_mask` draws them), of the given kind."""
-    m = np.zeros((s, s), np.uint8)
-    c = s / 2
-    if kind == "circle":
-        cv2.circle(m, (int(c), int(c)), int(0.45 * s), 255, -1, cv2.LINE_AA)
-    elif kind == "ellipse":
-        cv2.ellipse(m, (int(c), int(c)), (int(0.45 * s), int(rng.uniform(0.2, 0.38) * s)),
-                    float(rng.uniform(0, 180)), 0, 360, 255, -1, cv2.LINE_AA)
-    elif kind == "rectangle":
-        a, b = rng.uniform(0.25, 0.45) * s, rng.uniform(0.2, 0.45) * s
-        cv2.rectangle(m, (int(c - a), int(c - b)), (int(c + a), int(c + b)), 255, -1)
-    elif kind == "ring":
-        cv2.circle(m, (int(c), int(c)), int(0.45 * s), 255, -1, cv2.LINE_AA)
-        cv2.circle(m, (int(c), int(c)), int(rng.uniform(0.15, 0.3) * s), 0, -1, cv2.LINE_AA)
-    elif kind == "cross":
-        t = rng.uniform(0.08, 0.16) * s
-        cv2.rectangle(m, (int(0.05 * s), int(c - t)), (int(0.95 * s), int(c + t)), 255, -1)
-        cv2.rectangle(m, (int(c - t), int(0.05 * s)), (int(c + t), int(0.95 * s)), 255, -1)
-    else:
-        if kind == "triangle":
-            n, radii = 3, np.full(3, 0.45)
-        elif kind == "star":
-            k = int(rng.integers(4, 9))
-            n, radii = 2 * k, np.tile([0.45, rng.uniform(0.18, 0.3)], k)
-        else:
-            n = int(rng.integers(4, 9))
-            radii = rng.uniform(0.25, 0.45, size=n)
-        th0 = rng.uniform(0, 2 * math.pi)
-        ths = th0 + np.sort(rng.uniform(0, 2 * math.pi, size=n)) if kind == "polygon" else \
-            th0 + np.arange(n) * 2 * math.pi / n
-        pts = np.stack([c + radii * s * np.cos(ths), c + radii * s * np.sin(ths)], axis=1)
-        cv2.fillPoly(m, [np.round(pts).astype(np.int32)], 255, cv2.LINE_AA)
-    return m.astype(np.float32) / 255.0
 
 
 def _wide_texture(rng: np.random.Generator, s: int, c1: np.ndarray, c2: np.ndarray, kind: str) -> np.ndarray:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .classic import render_clip_classic
-from .compose import _motion_kernel, _paste, _snap
+from .compose import _motion_kernel, _paste, _snap, camera
 from .looks import Look, random_look
 from .motion import (CLASSIC_SHARE, FPS_RANGE, WIDE_SIZE_LIMITS, WIDE_SIZE_RANGE, Motion, Segment, State,
                      _loguniform, fit_size, sample_wide_motion, trajectory)
@@ -32,12 +32,7 @@ def draw_wide(look: Look, states: list[State], rng: np.random.Generator,
         small = (max(8, int(look.width / look.lowres)), max(8, int(look.height / look.lowres)))
         frame = cv2.resize(cv2.resize(frame, small, interpolation=cv2.INTER_AREA), (look.width, look.height),
                            interpolation=cv2.INTER_LINEAR)
-    if look.blur > 0:
-        frame = cv2.GaussianBlur(frame, (0, 0), look.blur)
-    if look.flicker > 0:
-        frame *= 1.0 + rng.normal(0, look.flicker)
-    if look.noise > 0:
-        frame += rng.standard_normal(frame.shape, dtype=np.float32) * np.float32(look.noise)
+    frame = camera(frame, rng, look.blur, look.flicker, look.noise)
     out = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
     if look.gray:
         out = np.repeat(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=-1)
