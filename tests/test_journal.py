@@ -276,3 +276,40 @@ def test_journal_files_are_plain_json_lines(tmp_path):
     for line in jdata.decode("ascii").splitlines():
         json.loads(line)
     assert os.path.getsize(journal_path(out)) == len(jdata)
+
+
+def test_reading_pauses_the_collector_and_puts_it_back(tmp_path, monkeypatch):
+    """read_journal and discover pause the cyclic collector (a million acyclic records) and leave
+    it as they found it: enabled after a read, after a damaged journal's error, and still
+    disabled for a caller that had disabled it."""
+    import gc
+
+    from cost_cli import environment
+    from cost_cli.sources import discover
+
+    out = str(tmp_path / "o.csv")
+    j = Journal(out, "csv", FP, "video\n", overwrite=False)
+    j.commit(VideoRecord("a.mp4", "done", 1, 1.0, rows=1, id="/a.mp4"), "a.mp4\n")
+    j.close()
+    seen = []
+    real = environment.gc_paused
+
+    def watching():
+        seen.append("entered")
+        return real()
+
+    monkeypatch.setattr("cost_cli.journal.gc_paused", watching)
+    assert gc.isenabled()
+    read_journal(journal_path(out))
+    assert seen == ["entered"] and gc.isenabled()
+    with environment.gc_paused():
+        assert not gc.isenabled()
+        read_journal(journal_path(out))
+        discover([str(tmp_path)])
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with open(journal_path(out), "ab") as f:
+        f.write(b"{broken\n")
+    with pytest.raises(ResumeError):
+        read_journal(journal_path(out))
+    assert gc.isenabled()
