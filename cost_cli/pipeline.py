@@ -115,12 +115,19 @@ def _label(cfg: LabelConfig, videos: list[Found], problems: list[Problem], sessi
 
 def _discover(cfg: LabelConfig, stdin) -> tuple[list[Found], list[Problem]]:
     videos, problems = discover(cfg.inputs, stdin, cfg.null)
-    if cfg.shard is not None:
-        videos = [v for v in videos if in_shard(v.ident, cfg.shard)]
-        problems = [p for p in problems if in_shard(identity(p.path), cfg.shard)]
     if not videos and not problems:
         raise UsageError("no videos found in the inputs",
                          hint="folders are searched for video extensions (.mp4, .mkv, .webm, ...)")
+    if cfg.shard is not None:
+        found = len(videos) + len(problems)
+        videos = [v for v in videos if in_shard(v.ident, cfg.shard)]
+        problems = [p for p in problems if in_shard(identity(p.path), cfg.shard)]
+        if not videos and not problems:
+            # a partition by hash may leave a shard empty (always, with more shards than videos):
+            # the task still succeeds and writes an empty output for `cost merge`
+            i, n = cfg.shard
+            console.info(f"note: shard {i}/{n} holds none of the {found} input(s) found; "
+                         "writing an empty output")
     return videos, problems
 
 

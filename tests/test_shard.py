@@ -110,6 +110,36 @@ def test_union_of_shards_equals_the_unsharded_run(videos, tiny_model_dir, tmp_pa
     assert merged.read_bytes() == whole.read_bytes()
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "json"])
+def test_a_shard_that_holds_nothing_succeeds_and_merges(tiny_model_dir, tmp_path, fmt):
+    """More shards than videos: most shards are empty. Each still exits 0 with an empty output
+    (and its journal), and the merge of all of them is the unsharded run."""
+    v = tmp_path / "one"
+    v.mkdir()
+    make_video(v / "only", pattern_frames(20, 64, 80, seed=3), fps=25, codec="h264")
+    whole = tmp_path / f"whole.{fmt}"
+    r = cost("label", v, "--model", tiny_model_dir, "--format", fmt, "-o", whole)
+    assert r.returncode == 0, r.stderr.decode()
+    parts, empty = [], 0
+    for i in range(1, 6):
+        part = tmp_path / f"p{i}.{fmt}"
+        r = cost("label", v, "--model", tiny_model_dir, "--format", fmt, "--shard", f"{i}/5", "-o", part)
+        assert r.returncode == 0, r.stderr.decode()
+        if b"holds none of the 1 input(s)" in r.stderr:
+            empty += 1
+            assert b"labeled 0 video(s)" in r.stderr, r.stderr.decode()
+        parts.append(part)
+    assert empty == 4
+    merged = tmp_path / f"merged.{fmt}"
+    r = cost("merge", *parts, "--out", merged)
+    assert r.returncode == 0, r.stderr.decode()
+    assert merged.read_bytes() == whole.read_bytes()
+    # inputs with no videos at all are still a usage error, shard or not
+    (tmp_path / "empty").mkdir()
+    r = cost("label", tmp_path / "empty", "--shard", "1/2", "--model", tiny_model_dir)
+    assert r.returncode == 2 and b"no videos found" in r.stderr, r.stderr.decode()
+
+
 def test_merge_refuses_mismatched_settings(videos, tiny_model_dir, tmp_path):
     a, b, c = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.jsonl"
     label(videos, tiny_model_dir, a, "csv", "--shard", "1/2")
