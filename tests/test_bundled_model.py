@@ -16,6 +16,7 @@ import venv
 from pathlib import Path
 
 import pytest
+import clirun
 
 REPO = Path(__file__).resolve().parent.parent
 HELD_OUT_SEED = 20250917  # training draws its clips from seed 0 streams; this seed is never used there
@@ -23,8 +24,9 @@ TARGET = 0.95
 
 
 def _cost(*args: str, exe: list[str] | None = None, cwd: str | None = None, env=None) -> subprocess.CompletedProcess:
-    cmd = (exe or [sys.executable, "-m", "cost_cli"]) + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=900)
+    if exe is None:  # this repository's cost_cli, in this process
+        return clirun.cost(*args, text=True, cwd=cwd, env=env)
+    return subprocess.run(exe + list(args), capture_output=True, text=True, cwd=cwd, env=env, timeout=900)
 
 
 def _read(path: Path) -> list[dict]:

@@ -10,6 +10,7 @@ import torch
 
 import cost_cli
 from official import random_state, reference_forward
+import clirun
 
 ENV = dict(os.environ, COST_DEBUG="")
 
@@ -20,8 +21,7 @@ def error_lines(stderr: str) -> list[str]:
 
 
 def cost(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True,
-                          text=True, env=ENV, **kw)
+    return clirun.cost(*args, text=True, env=ENV, **kw)
 
 
 def write_official(path, depth="tiny", kind="b", frames=8, classes=9, seed=0, prefix="module."):

@@ -14,12 +14,13 @@ import torch
 from cost_cli.errors import ConfigError, UsageError
 from cost_cli.devices import pick_devices
 from cost_cli.inference import MultiPredictor, Predictor
+import clirun
 
 ENV = dict(os.environ, COST_DEBUG="")
 
 
 def cost(*args):
-    return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True, env=ENV)
+    return clirun.cost(*args, env=ENV)
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from official import random_state
+import clirun
 
 K400_FIRST = "abseiling"  # the first Kinetics-400 class
 PIPELINE = {"clip_len": 8, "frame_interval": 2, "short_side": 64, "crop_size": 56,
@@ -199,7 +200,7 @@ def registry_file(tmp_path, server, content):
 
 @pytest.fixture()
 def run(tmp_path, registry_file):
-    """`cost ...` in a fresh process: HF_HOME in tmp, the test registry, no proxies, no Hub."""
+    """`cost ...` (in this process, tests/clirun.py): HF_HOME in tmp, the test registry, no proxies, no Hub."""
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("HF_", "HUGGING", "COST_")) and k.lower() not in
             ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "transformers_offline")}
@@ -210,8 +211,7 @@ def run(tmp_path, registry_file):
         e = dict(base, **(env or {}))
         if offline:
             e["HF_HUB_OFFLINE"] = "1"
-        return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True,
-                              text=True, env=e, timeout=timeout)
+        return clirun.cost(*args, text=True, env=e, timeout=timeout)
 
     _run.env = base
     _run.cache = tmp_path / "hf" / "cost-cli"

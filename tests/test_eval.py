@@ -20,6 +20,7 @@ from cost_cli.evaluation import evaluate, evaluate_files
 from cost_cli.matching import match_videos
 from cost_cli.metrics import Span, average_precision, edit_score, interpolated_ap, levenshtein, segment_hits
 from cost_cli.readers import LabeledSegment, VideoLabels, parse_labels
+import clirun
 
 ENV = dict(os.environ, COST_DEBUG="", OMP_NUM_THREADS="1")
 ODD = "odd: a;b"  # a label holding ':', ';' and a space
@@ -103,8 +104,7 @@ EXPECTED_CONFUSION = {  # truth -> predicted -> seconds (None: no prediction)
 
 
 def cost(*args, cwd=None, input=None):
-    return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True, text=True,
-                          env=ENV, cwd=cwd, input=input, timeout=600)
+    return clirun.cost(*args, text=True, env=ENV, cwd=cwd, input=input)
 
 
 def _segments(rows) -> list:

@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 
 from media import make_video, pattern_frames
+import clirun
 
 ENV = dict(os.environ, COST_DEBUG="")
 
 
 def cost(*args, env=None, cwd=None, timeout=300, **kw):
-    return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True,
-                          env=env or ENV, cwd=cwd, timeout=timeout, **kw)
+    return clirun.cost(*args, env=env or ENV, cwd=cwd, timeout=timeout, **kw)
 
 
 def start(*args, env=None, cwd=None):
@@ -190,7 +190,7 @@ def test_dev_null_dev_stdout_and_fifos(clips, tiny_model_dir, tmp_path):
     r = cost("label", "v", "-o", "/dev/null", "--model", tiny_model_dir, cwd=clips)
     assert r.returncode == 0, r.stderr.decode()
     assert not os.path.exists("/dev/null.cost-lock") and not os.path.exists("/dev/null.cost-journal")
-    r = cost("label", "v", "-o", "/dev/stdout", "--model", tiny_model_dir, cwd=clips)
+    r = clirun.cost_command("label", "v", "-o", "/dev/stdout", "--model", tiny_model_dir, cwd=clips, env=ENV)
     assert r.returncode == 0 and r.stdout.decode().startswith("video,start,end"), r.stderr.decode()
     with open(tmp_path / "redirected.csv", "wb") as f:  # stdout a regular file: still no journal in /dev
         r = subprocess.run([sys.executable, "-m", "cost_cli", "label", "v", "-o", "/dev/stdout", "--model",

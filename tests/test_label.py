@@ -11,13 +11,13 @@ import sys
 import pytest
 
 from conftest import VIDEO_SET, vfr_truth
+import clirun
 
 ENV = dict(os.environ, COST_DEBUG="")
 
 
 def cost(*args, input=None, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True,
-                          input=input, env=env or ENV, **kw)
+    return clirun.cost(*args, input=input, env=env or ENV, **kw)
 
 
 @pytest.fixture(scope="module")

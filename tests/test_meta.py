@@ -2,6 +2,7 @@
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import clirun
 from cost_cli import cli, registry
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -26,9 +28,74 @@ def test_commands_are_registered():
 
 @pytest.mark.parametrize("name", commands())
 def test_command_has_help_and_is_in_readme(name):
-    r = subprocess.run([sys.executable, "-m", "cost_cli", name, "--help"], capture_output=True, text=True)
+    r = clirun.run_cost(name, "--help", text=True)
     assert r.returncode == 0 and "Usage:" in r.stdout
     assert re.search(rf"`cost {name}\b|\bcost {name} ", README), f"cost {name} is not in the README"
+
+
+def test_python_dash_m_cost_cli_is_the_command_line():
+    r = subprocess.run([sys.executable, "-m", "cost_cli", "label", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "Usage: cost label" in r.stdout
+
+
+def _process_state() -> dict:
+    import signal
+    import threading
+    import warnings
+
+    import torch
+
+    from cost_cli import console
+    fds = {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+           if os.path.exists(f"/proc/self/fd/{fd}")}
+    return {"env": dict(os.environ), "cwd": os.getcwd(), "fds": fds,
+            "handlers": [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE)],
+            "threads": sorted(t.name for t in threading.enumerate()),
+            "children": [p.pid for p in __import__("multiprocessing").active_children()],
+            "torch_threads": torch.get_num_threads(), "quiet": console.is_quiet(),
+            "warnings": list(warnings.filters), "streams": (sys.stdin, sys.stdout, sys.stderr)}
+
+
+def _settled(target: dict | None) -> dict:
+    """The state once the threads a run leaves ending (multiprocessing's queue feeders) are gone."""
+    import gc
+    import threading
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        gc.collect()
+        state = _process_state()
+        if (state["threads"] == target["threads"] if target else
+                not any(t.name.startswith("QueueFeeder") for t in threading.enumerate())):
+            break
+        time.sleep(0.1)
+    return state
+
+
+def test_inprocess_runs_leave_nothing_behind(tmp_path, tiny_model_dir):
+    """The tests run most `cost` commands inside the test process (tests/clirun.py): fair only
+    while a run leaves the process as it found it (cli.main's promise)."""
+    from media import make_video, pattern_frames
+
+    make_video(tmp_path / "v", pattern_frames(24, 64, 80, seed=1), codec="h264")
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    # what a first run sets up once per process (imports; multiprocessing's resource tracker and
+    # its pipe) comes before the snapshot
+    clirun.run_cost("label", tmp_path / "v.mp4", "--model", tiny_model_dir, "-q")
+    before = _settled(None)
+    runs = [clirun.run_cost("label", tmp_path, "-o", tmp_path / "a.csv", "--model", tiny_model_dir, "-q",
+                            "--workers", "2", env=dict(os.environ, COST_DEBUG="")),
+            clirun.run_cost("label", tmp_path, "--model", tiny_model_dir, "--format", "jsonl", cwd=tmp_path),
+            clirun.run_cost("eval", tmp_path / "a.csv", tmp_path / "a.csv"),
+            clirun.run_cost("label", tmp_path / "nothing", "--model", tiny_model_dir)]
+    assert [r.returncode for r in runs] == [1, 1, 0, 1], [r.stderr for r in runs]
+    after = _settled(before)
+    changed = {k: (before[k], after[k]) for k in before if after[k] != before[k]}
+    if "fds" in changed:
+        b, a = changed["fds"]
+        changed["fds"] = ({k: v for k, v in b.items() if a.get(k) != v}, {k: v for k, v in a.items() if b.get(k) != v})
+    assert changed == {}
 
 
 def test_registry_entries_pass_the_schema():

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from media import make_video, pattern_frames
+import clirun
 
 ENV = dict(os.environ, COST_DEBUG="")
 
 
 def cost(*args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True,
-                          env=env or ENV, **kw)
+    return clirun.cost(*args, env=env or ENV, **kw)
 
 
 def start(*args, env=None):
@@ -283,7 +283,8 @@ def test_output_trouble_is_a_clear_error(tmp_path, tiny_model_dir, video_set):
     d.mkdir()
     for i in range(3):
         shutil.copy(video_set["h264"], d / f"v{i}.mp4")
-    r = cost("label", d, "--model", tiny_model_dir, "-o", out, "--no-merge", preexec_fn=small_files)
+    r = subprocess.run([sys.executable, "-m", "cost_cli", "label", d, "--model", tiny_model_dir, "-o", out,
+                        "--no-merge"], capture_output=True, env=ENV, preexec_fn=small_files)  # its own limits
     assert r.returncode == 1
     assert b"cannot write" in r.stderr and b"Traceback" not in r.stderr
     text = out.read_text()

@@ -9,13 +9,13 @@ import pytest
 
 from media import make_video, pattern_frames
 from cost_cli.pipeline import in_shard
+import clirun
 
 ENV = dict(os.environ, COST_DEBUG="")
 
 
 def cost(*args, env=None, cwd=None):
-    return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True,
-                          env=env or ENV, cwd=cwd)
+    return clirun.cost(*args, env=env or ENV, cwd=cwd)
 
 
 # -- the partition (pure) ---------------------------------------------------------------------

@@ -14,13 +14,14 @@ import torch
 from cost_cli import synth, training
 from cost_cli.errors import ResumeError, UsageError
 from cost_cli.training import TrainConfig
+import clirun
 
 TINY = dict(clip_len=4, frame_interval=2, short_side=40, crop_size=32, render_size=48, batch_size=8,
             workers=0, device="cpu", arch="costb-tiny")
 
 
 def _cost(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cost_cli", *args], capture_output=True, text=True, timeout=300)
+    return clirun.cost(*args, text=True)
 
 
 def _clips(folder: Path, label: str, n: int = 2, frames: int = 10) -> None:

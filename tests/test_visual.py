@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import clirun
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, COST_DEBUG="", OMP_NUM_THREADS="1")
@@ -35,8 +36,7 @@ HAND_MEAN = tuple(sum(col) / 4 for col in zip(*HAND_LAYER_SHARES))
 
 
 def cost(*args, input=None, **kw):
-    return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True,
-                          text=True, input=input, env=ENV, timeout=300, **kw)
+    return clirun.cost(*args, text=True, input=input, env=ENV, **kw)
 
 
 def _write(model, arch: str, out: Path) -> Path:

@@ -22,6 +22,7 @@ from cost_cli.model.optimize import prepare_for_inference
 from cost_cli.model.resnet3d_cost import CoSTRecognizer
 from official import random_state, reference_forward
 from zoo_reference import NETS, mmaction_checkpoint, random_zoo_state, realistic_clips, zoo_layout, zoo_forward
+import clirun
 
 ENV = dict(os.environ, COST_DEBUG="")
 REFERENCE = json.loads((Path(__file__).parent / "data" / "mmaction_reference.json").read_text())
@@ -30,8 +31,7 @@ ALL = FAST + [pytest.param("slowonly-r101", marks=pytest.mark.slow)]
 
 
 def cost(*args):
-    return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True,
-                          text=True, env=ENV)
+    return clirun.cost(*args, text=True, env=ENV)
 
 
 def error_lines(stderr: str) -> list[str]:
