@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import clirun
 from media import make_video, pattern_frames
 
 try:
@@ -30,8 +31,12 @@ ENV.update(COST_DEBUG="", RAY_USAGE_STATS_ENABLED="0")
 
 
 def cost(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True,
-                          env=env or ENV)
+    """`cost ARGS`: a Ray run in a process of its own (Ray's state stays out of the test process),
+    a local one in this process (tests/clirun.py)."""
+    if "--engine" in args and args[list(args).index("--engine") + 1] == "ray":
+        return subprocess.run([sys.executable, "-m", "cost_cli", *map(str, args)], capture_output=True,
+                              env=env or ENV)
+    return clirun.cost(*args, env=env or ENV)
 
 
 @pytest.fixture(scope="module")
