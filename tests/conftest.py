@@ -14,6 +14,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("COST_NO_TTY", "1")
 
+# one worker per core: each worker's torch (and the `cost` processes it starts) gets its share
+# of the cores instead of a thread per core each
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+if _WORKERS > 1:
+    _threads = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+    os.environ.setdefault("OMP_NUM_THREADS", _threads)
+    os.environ.setdefault("MKL_NUM_THREADS", _threads)
+
 
 # the longest files first: with one worker per core (`-n auto --dist loadfile`) a long file
 # handed out last would leave the other cores idle at the end (measured durations, 2 cores)
