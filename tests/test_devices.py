@@ -3,8 +3,6 @@ device. No machine here has two GPUs, so the replicas are CPU replicas (``cpu,cp
 code path (MultiPredictor, its threads, per-device fixed batches) that ``0,1`` takes."""
 
 import os
-import subprocess
-import sys
 import threading
 
 import numpy as np

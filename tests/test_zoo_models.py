@@ -5,8 +5,6 @@ refused with one line and nothing written; a legacy ``c2d-r50`` folder still loa
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
