@@ -88,8 +88,28 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
+def _cli_exceptions() -> tuple[tuple, tuple, tuple]:
+    """(exit, abort, usage) exception classes: click's, and the copies newer Typer releases
+    carry of their own (Typer 0.2x vendors click as ``typer._click``; its usage errors are not
+    click's, and were reported as exit 1 with a class name until both were caught)."""
+    exits, aborts, usage = [click.exceptions.Exit], [click.exceptions.Abort], [click.exceptions.ClickException]
+    exits.append(typer.Exit)
+    aborts.append(typer.Abort)
+    try:
+        from typer._click import exceptions as vendored  # Typer >= 0.2x
+    except ImportError:
+        vendored = None
+    if vendored is not None:
+        usage.append(vendored.ClickException)
+        for name, kinds in (("Exit", exits), ("Abort", aborts)):
+            if hasattr(vendored, name):
+                kinds.append(getattr(vendored, name))
+    return tuple(set(exits)), tuple(set(aborts)), tuple(set(usage))
+
+
 def _run(argv: list[str] | None, debug: bool) -> int:
     """Run one command; every exception becomes a message and an exit status."""
+    exits, aborts, usage = _cli_exceptions()
     try:
         _register()
         rv = app(args=argv, prog_name="cost", standalone_mode=False)
@@ -97,14 +117,14 @@ def _run(argv: list[str] | None, debug: bool) -> int:
         if code == EXIT_INTERRUPTED:  # Typer returns 130 for a Ctrl-C it caught itself
             error("interrupted; run the same command again to resume")
         return code
-    except click.exceptions.Exit as exc:
+    except exits as exc:
         if exc.exit_code == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into a silent Exit(130)
             error("interrupted; run the same command again to resume")
         return exc.exit_code
-    except click.exceptions.Abort:
+    except aborts:
         error("interrupted")
         return EXIT_INTERRUPTED
-    except click.exceptions.ClickException as exc:
+    except usage as exc:
         exc.show()
         return exc.exit_code if exc.exit_code else EXIT_USAGE
     except KeyboardInterrupt:

@@ -73,6 +73,21 @@ def _settled(target: dict | None) -> dict:
     return state
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["label", "x.mp4", "--bogus"], b"No such option: --bogus"),
+    (["label", "x.mp4", "--crops", "x"], b"Invalid value for '--crops'"),
+    (["label", "x.mp4", "--smooth", "two"], b"Invalid value for '--smooth'"),
+    (["label", "x.mp4", "--min-score", "high"], b"Invalid value for '--min-score'"),
+    (["bogus"], b"No such command 'bogus'"),
+])
+def test_command_line_mistakes_are_usage_errors(args, needle):
+    """Exit 2 with click's own message, whichever click a Typer release brings (newer ones vendor
+    their own copy, whose exceptions are not click's: that once made these exit 1 with a class name)."""
+    r = clirun.cost(*args)
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and b"Usage: cost" in r.stderr and b"COST_DEBUG" not in r.stderr
+
+
 def test_inprocess_runs_leave_nothing_behind(tmp_path, tiny_model_dir):
     """The tests run most `cost` commands inside the test process (tests/clirun.py): fair only
     while a run leaves the process as it found it (cli.main's promise)."""
