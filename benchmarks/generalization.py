@@ -5,13 +5,14 @@ default settings. Prints; never fails a build.
 
     python benchmarks/generalization.py                        # the bundled model, 8 videos each
     python benchmarks/generalization.py --model PATH --videos 16 --json
+    python benchmarks/generalization.py --smooth 0                # the network alone: each window's top-1
 
 Accuracy is the share of annotated time whose predicted label is the true one (boundary errors
 count), as in tests/test_bundled_model.py; per class it is the time-weighted recall; the
 confusion gives seconds of each true class under each predicted label ("(unlabeled)": truth
 time no predicted row covers). `--json` prints one object:
 
-    {"model": ..., "videos": N,
+    {"model": ..., "videos": N, "smooth": --smooth or null (the model's own setting),
      "generator": {"accuracy": x, "per_class": {label: recall}, "per_video": {video: accuracy},
                    "confusion": {truth: {predicted: seconds}}, "class_seconds": {label: seconds},
                    "seconds": annotated seconds, "seed": S, "label_seconds": wall time of cost label},
@@ -188,9 +189,9 @@ def check_model(model: str) -> None:
 
 
 def evaluate(renderer: str, workdir: Path, count: int, seed: int, model: str | None = None,
-             seconds: tuple[float, float] = (3.0, 6.0)) -> dict:
+             seconds: tuple[float, float] = (3.0, 6.0), smooth: float | None = None) -> dict:
     """Make ``count`` videos of ``renderer`` in ``workdir``, label them with `cost label` defaults
-    (``model`` passed through as --model), and :func:`score` them."""
+    (``model`` passed through as --model, ``smooth`` as --smooth), and :func:`score` them."""
     folder = workdir / renderer
     print(f"{renderer}: writing {count} videos (seed {seed})", file=sys.stderr)
     truth_csv = make_videos(renderer, folder, count, seed, seconds)
@@ -198,6 +199,8 @@ def evaluate(renderer: str, workdir: Path, count: int, seed: int, model: str | N
     args = ["label", str(folder), "--out", str(out), "--overwrite", "--quiet"]
     if model:
         args += ["--model", model]
+    if smooth is not None:
+        args += ["--smooth", repr(smooth)]
     print(f"{renderer}: labeling", file=sys.stderr)
     t0 = time.perf_counter()
     r = _cost(*args)
@@ -222,7 +225,10 @@ def report(results: dict) -> str:
     from second_renderer import CLASSES
 
     names = [r for r in RENDERERS if r in results]
-    lines = [f"model: {results['model'] or 'bundled (default)'}; {results['videos']} held-out videos per renderer; "
+    smooth = results.get("smooth")
+    lines = [f"model: {results['model'] or 'bundled (default)'}; "
+             f"--smooth {'the model default' if smooth is None else format(smooth, 'g')}; "
+             f"{results['videos']} held-out videos per renderer; "
              "segment-level accuracy (share of annotated time labeled right)", ""]
     head = f"{'':28s}" + "".join(f"{n.replace('_', ' '):>20s}" for n in names)
     lines += [head, f"{'overall':28s}" + "".join(f"{_pct(results[n]['accuracy']):>20s}" for n in names)]
@@ -254,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--renderer", choices=RENDERERS, action="append", default=None,
                    help="only this renderer (repeatable; default: both)")
     p.add_argument("--seconds", default="3-6", help="length of each motion, MIN-MAX seconds (default 3-6, as cost demo)")
+    p.add_argument("--smooth", type=float, default=None,
+                   help="passed to `cost label --smooth` (default: the model's own setting; 0: each "
+                        "window's own top-1, the network alone)")
     p.add_argument("--keep", default=None, help="write the videos and labels here (default: a temporary folder)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
@@ -267,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--seconds {a.seconds!r}: expected MIN-MAX seconds, e.g. 3-6")
     seeds = {"generator": a.seed if a.seed is not None else GENERATOR_SEED,
              "second_renderer": a.seed if a.seed is not None else RENDERER_SEED}
-    results: dict = {"model": a.model, "videos": a.videos}
+    results: dict = {"model": a.model, "videos": a.videos, "smooth": a.smooth}
     try:
         if a.model:
             check_model(a.model)
@@ -275,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(a.keep) if a.keep else Path(tmp)
             work.mkdir(parents=True, exist_ok=True)
             for name in a.renderer or RENDERERS:
-                results[name] = evaluate(name, work, a.videos, seeds[name], a.model, seconds)
+                results[name] = evaluate(name, work, a.videos, seeds[name], a.model, seconds, a.smooth)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.code

@@ -76,6 +76,7 @@ class LabelConfig:
     topk: int = 5
     merge: bool = True
     min_score: float = 0.0
+    smooth: float | None = None  # None = the model's own setting (config.json "smooth", else 0)
     batch_size: int = 0  # 0 = by device (AUTO_BATCH)
     device: str = "auto"
     precision: str = "auto"
@@ -122,6 +123,9 @@ class LabelConfig:
             raise UsageError("--workers must be 0 (one per core) or more")
         if not 0.0 <= self.min_score <= 1.0:
             raise UsageError("--min-score must be between 0 and 1")
+        if self.smooth is not None and not (math.isfinite(self.smooth) and self.smooth >= 0):
+            raise UsageError(f"--smooth must be 0 (each window's own top-1) or a positive number of nats, "
+                             f"not {self.smooth:g}")
         if not math.isfinite(self.decode_timeout) or self.decode_timeout <= 0:
             raise UsageError(f"--decode-timeout must be a positive number of seconds, not {self.decode_timeout:g}")
         if self.decoder not in DECODERS:
@@ -204,6 +208,11 @@ def resolve_runtime(cfg: LabelConfig, cluster_gpus: int | None = None) -> Runtim
     return Runtime(devices, dtype, batch)
 
 
+def effective_smooth(cfg: LabelConfig, model) -> float:
+    """--smooth, else the model's own setting (config.json ``smooth``), else 0."""
+    return float(cfg.smooth) if cfg.smooth is not None else float(getattr(model.config, "smooth", 0.0))
+
+
 def fingerprint(cfg: LabelConfig, model, precision_class: str) -> dict:
     """Everything that changes the rows; resume refuses to mix runs whose fingerprints differ."""
     c = model.config
@@ -215,6 +224,7 @@ def fingerprint(cfg: LabelConfig, model, precision_class: str) -> dict:
         "short_side": c.short_side, "crop_size": c.crop_size,
         "mean": list(c.mean), "std": list(c.std),
         "stride": cfg.stride.describe(), "crops": cfg.crops, "precision": precision_class,
-        "topk": cfg.topk, "merge": cfg.merge, "min_score": cfg.min_score, "views": cfg.views,
+        "topk": cfg.topk, "merge": cfg.merge, "min_score": cfg.min_score, "smooth": effective_smooth(cfg, model),
+        "views": cfg.views,
         "decoder": cfg.decoder,
     }

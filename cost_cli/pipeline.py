@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import console
-from .config import LabelConfig, fingerprint, output_kind, parse_shard, resolve_runtime
+from .config import LabelConfig, effective_smooth, fingerprint, output_kind, parse_shard, resolve_runtime
 from .engines import VideoJob, VideoResult
 from .environment import gc_paused
 from .errors import EXIT_FAILED, EXIT_OK, ConfigError, OutputError, UsageError, raise_if_signalled
@@ -227,6 +227,7 @@ class _Output:
     docs: list[dict] = field(default_factory=list)  # json: the document's videos (stream)
 
     def __post_init__(self) -> None:
+        self.smooth = effective_smooth(self.cfg, self.model)
         self.errors_f = None
         path = self.cfg.errors_file
         if path:
@@ -307,7 +308,8 @@ class _Output:
         d = r.done
         shares = None if not cfg.views or r.shares is None else np.nan_to_num(r.shares, nan=0.0)
         segs = make_segments(r.probs, d["bounds"], d["timestamps"], d["duration"], self.model.labels,
-                             topk=cfg.topk, merge=cfg.merge, min_score=cfg.min_score, views=shares)
+                             topk=cfg.topk, merge=cfg.merge, min_score=cfg.min_score, views=shares,
+                             smooth=self.smooth)
         self.summary.labeled += 1
         self.summary.segments += len(segs)
         self.summary.video_seconds += d["duration"]

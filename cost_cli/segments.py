@@ -43,22 +43,53 @@ def topk_of(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, flo
     return [(labels[i], float(probs[i])) for i in order]
 
 
+def smooth_labels(probs: np.ndarray, penalty: float) -> np.ndarray:
+    """The label of each window (n_windows, n_classes) -> (n_windows,) class indices.
+
+    ``penalty`` 0: each window's own top-1. Otherwise the labels of all windows are chosen
+    together as the most probable sequence (Viterbi) when every change of label between
+    consecutive windows costs ``penalty`` in log-probability (nats): a sequence scores
+    sum_i log p_i(label_i) - penalty x (number of changes). An isolated, unsure window that
+    disagrees with its neighbours is absorbed; a change the windows agree on is kept (a change
+    needs its windows to prefer the new label by more than ``penalty`` nats in all). Ties keep
+    the label of the window before, then the lower class index.
+    """
+    n = probs.shape[0]
+    if penalty <= 0 or n < 2:
+        return probs.argmax(axis=1)
+    logp = np.log(np.maximum(probs.astype(np.float64), 1e-30))
+    back = np.zeros((n, probs.shape[1]), dtype=np.int64)
+    best = logp[0].copy()
+    for i in range(1, n):
+        leader = int(best.argmax())
+        switch = best[leader] - penalty
+        stay = best >= switch
+        back[i] = np.where(stay, np.arange(probs.shape[1]), leader)
+        best = np.where(stay, best, switch) + logp[i]
+    path = np.empty(n, dtype=np.int64)
+    path[-1] = int(best.argmax())
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return path
+
+
 def make_segments(probs: np.ndarray, bounds: list[int], timestamps: np.ndarray, duration: float,
                   labels: list[str], topk: int = 5, merge: bool = True, min_score: float = 0.0,
-                  views: np.ndarray | None = None) -> list[Segment]:
+                  views: np.ndarray | None = None, smooth: float = 0.0) -> list[Segment]:
     """Build segments from per-window probabilities (n_windows, n_classes).
 
-    With ``merge``, consecutive windows with the same top-1 label form one segment whose score
-    is the mean probability of that label over those windows, and whose top-k is taken from
-    the mean probabilities. A window whose top-1 probability is below ``min_score`` is marked:
-    its label becomes ``unknown`` (it still fills its slice, so rows keep tiling the video).
-    ``views`` (n_windows, 3), when given, is averaged the same way.
+    Each window's label is its top-1, or with ``smooth`` > 0 the label :func:`smooth_labels`
+    gives it. With ``merge``, consecutive windows with the same label form one segment whose
+    score is the mean probability of that label over those windows, and whose top-k is taken
+    from the mean probabilities. A window whose probability of its label is below ``min_score``
+    is marked: its label becomes ``unknown`` (it still fills its slice, so rows keep tiling the
+    video). ``views`` (n_windows, 3), when given, is averaged the same way.
     """
     n = probs.shape[0]
     if len(bounds) != n + 1:
         raise ValueError("one more boundary than windows is needed")
     times = boundary_times(bounds, timestamps, duration)
-    top1 = probs.argmax(axis=1)
+    top1 = smooth_labels(probs, smooth)
     keys = [LOW_SCORE_LABEL if probs[i, top1[i]] < min_score else labels[top1[i]] for i in range(n)]
     groups: list[tuple[int, int]] = []
     for i in range(n):

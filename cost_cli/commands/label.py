@@ -26,8 +26,13 @@ def label(
     topk: Annotated[int, typer.Option("--topk", help="Classes listed per segment.")] = 5,
     no_merge: Annotated[bool, typer.Option("--no-merge", help="One row per window; no merging.")] = False,
     min_score: Annotated[float, typer.Option("--min-score",
-                         help="Windows whose top score is below this are labeled 'unknown' "
+                         help="Windows whose score for their label is below this are labeled 'unknown' "
                               "(rows still tile the video).")] = 0.0,
+    smooth: Annotated[Optional[float], typer.Option("--smooth",
+                      help="Temporal smoothing: each change of label between consecutive windows costs "
+                           "this many nats, and each video's labels are decoded together (Viterbi). "
+                           "0: each window's own top-1. Default: the model's setting (motion-tiny: 2), "
+                           "else 0.", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b",
                           help="Windows per model batch (0: 4 on a CPU, 32 on a GPU, as measured best).")] = 0,
     device: DeviceOpt = "auto",
@@ -76,7 +81,8 @@ def label(
             raise UsageError("no inputs: give files, folders, globs, or - to read paths from stdin")
     cfg = LabelConfig(
         inputs=tuple(paths), model=model, out=out, fmt=infer_format(fmt, out), stride=parse_stride(stride),
-        crops=crops, topk=topk, merge=not no_merge, min_score=min_score, batch_size=batch_size,
+        crops=crops, topk=topk, merge=not no_merge, min_score=min_score, smooth=smooth,
+        batch_size=batch_size,
         device=device, precision=precision, workers=workers, decoder=decoder,
         decode_timeout=decode_timeout, overwrite=overwrite, retry_failed=retry_failed,
         errors_file=errors, views=views, null=null, progress=progress, engine=engine,

@@ -48,6 +48,7 @@ class ModelConfig:
     std: tuple[float, float, float] = IMAGENET_STD
     dataset: str = "unknown"
     name: str = ""
+    smooth: float = 0.0  # cost label's default --smooth for this model (0: each window's own top-1)
     provenance: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
@@ -92,6 +93,9 @@ class ModelConfig:
             values = getattr(self, key)
             if len(values) != 3 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
                 raise ConfigError(f"config.json: {key} must be three finite numbers (RGB), not {list(values)}")
+        if isinstance(self.smooth, bool) or not isinstance(self.smooth, (int, float)) \
+                or not math.isfinite(self.smooth) or self.smooth < 0:
+            raise ConfigError(f"config.json: smooth must be a number of nats, 0 or more, not {self.smooth!r}")
         if any(v <= 0 for v in self.std):
             raise ConfigError(f"config.json: std must be positive, not {list(self.std)} "
                               "(a zero would divide every pixel by zero)")
