@@ -99,12 +99,18 @@ def _normal_model(value):
     return value
 
 
+# settings added after journals were first written, with the value that behaves as before: a
+# journal without the key resumes under that value (0.2.0's journals have no "smooth")
+ADDED_SETTINGS = {"smooth": 0.0}
+
+
 def fingerprint_diff(old: dict, new: dict) -> list[str]:
-    """Human lines for every setting that differs (a model given as a path compares by identity)."""
+    """Human lines for every setting that differs (a model given as a path compares by identity;
+    a setting an older journal lacks compares as its ADDED_SETTINGS value)."""
     keys = sorted(set(old) | set(new))
     out = []
     for k in keys:
-        a, b = old.get(k), new.get(k)
+        a, b = old.get(k, ADDED_SETTINGS.get(k)), new.get(k, ADDED_SETTINGS.get(k))
         if k == "model" and _normal_model(a) == _normal_model(b):
             continue
         if a != b:

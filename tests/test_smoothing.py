@@ -141,3 +141,21 @@ def test_bundled_model_smooths_by_default_and_zero_turns_it_off(one_video):
     # with no smoothing every window's label is its own top-1
     assert all(row["label"] == row["topk"].split(":")[0] for row in rows0)
     assert [row["start"] for row in rows] == [row["start"] for row in rows0]
+
+
+def test_a_journal_from_before_smoothing_resumes_when_nothing_is_smoothed(one_video, tiny_model_dir, tmp_path):
+    """0.2.0's journals have no "smooth" setting: they meant 0, and resume under 0 (not under 1)."""
+    from cost_cli.journal import fingerprint_diff
+
+    out = tmp_path / "a.csv"
+    assert clirun.cost("label", one_video, "--model", tiny_model_dir, "-o", out).returncode == 0
+    journal = tmp_path / "a.csv.cost-journal"
+    lines = journal.read_bytes().split(b"\n")
+    head = json.loads(lines[0])
+    assert head["fingerprint"].pop("smooth") == 0.0
+    journal.write_bytes(b"\n".join([json.dumps(head, ensure_ascii=True).encode()] + lines[1:]))
+    r = clirun.cost("label", one_video, "--model", tiny_model_dir, "-o", out)
+    assert r.returncode == 0 and b"1 video(s) already labeled" in r.stderr
+    r = clirun.cost("label", one_video, "--model", tiny_model_dir, "-o", out, "--smooth", "1")
+    assert r.returncode == 2 and b"smooth: 0.0 -> 1.0" in r.stderr
+    assert fingerprint_diff({"topk": 5}, {"topk": 5, "smooth": 0.0}) == []
