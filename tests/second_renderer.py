@@ -45,8 +45,8 @@ Growth
     set are zooms; segments.csv says which.
 
 Parameter ranges (per source frame; a model window is 8 frames every 2 = 16 source frames,
-whatever the frame rate; S = the stage side; 1 S is 112 px at the model's input)
-    moving:    0.00375-0.030 S per frame (0.06-0.48 S, 6.7-54 model px, per window), log-uniform,
+whatever the frame rate; S = the stage side; 1 S is 112 px at a 128 / 112 model input, 144 px at the bundled model's 160 / 144)
+    moving:    0.00375-0.030 S per frame (0.06-0.48 S, 6.7-54 px at 112, per window), log-uniform,
                plus a perpendicular drift of at most 15 % of that (under 9 degrees off axis).
     rotating:  1.56-11 degrees per frame (25-176 degrees per window), log-uniform, and at least
                enough that the outline's far end travels 0.06 S per window (small objects turn

@@ -45,6 +45,13 @@ def test_a_change_the_windows_agree_on_is_kept_where_it_happens():
     assert len(set(smooth_labels(p, 7.0))) == 1
 
 
+def test_what_the_readme_says_of_penalty_2():
+    a, b, b99 = [.9, .1, 0], [.1, .9, 0], [.01, .99, 0]
+    assert list(smooth_labels(probs(a, a, b, a, a), 2.0)) == [A, A, A, A, A]  # one window 90 % sure
+    assert list(smooth_labels(probs(a, a, b, b, a, a), 2.0)) == [A, A, B, B, A, A]  # two in a row
+    assert list(smooth_labels(probs(a, a, b99, a, a), 2.0)) == [A, A, B, A, A]  # one 99 % sure
+
+
 def test_the_path_is_the_best_sequence_of_all():
     """Against brute force: the decoded labels maximise sum log p - penalty x changes."""
     rng = np.random.default_rng(7)
@@ -132,6 +139,8 @@ def test_a_model_folder_with_a_bad_setting_is_refused(one_video, tiny_model_dir,
 
 
 def test_bundled_model_smooths_by_default_and_zero_turns_it_off(one_video):
+    r = clirun.cost("info", "motion-tiny", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["smooth"] == 2.0
     r = clirun.cost("label", one_video, "--no-merge", "--topk", "1")
     assert r.returncode == 0
     rows = list(csv.DictReader(io.StringIO(r.stdout.decode())))

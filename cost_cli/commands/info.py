@@ -39,6 +39,7 @@ def info(
         "crop_size": cfg.crop_size,
         "mean": list(cfg.mean),
         "std": list(cfg.std),
+        "smooth": cfg.smooth,  # cost label's default --smooth for this model
         "weights_sha256": m.weights_sha256,
         "labels": m.labels,
     }
