@@ -146,7 +146,7 @@ def merge_outputs(outputs: list[str], out: str, overwrite: bool = False) -> Merg
 def _write_pair(out: Path, data: bytes, journal: bytes) -> None:
     """Write the output, then its journal (each to a temporary file, then renamed into place)."""
     from .journal import journal_path
-    from .writers import write_temporary
+    from .writers import discard, write_temporary
 
     jp = journal_path(out)
     tmps = []
@@ -161,9 +161,5 @@ def _write_pair(out: Path, data: bytes, journal: bytes) -> None:
         os.replace(tmps[0], out)
         os.replace(tmps[1], jp)
     except OSError as exc:
-        for tmp in tmps:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        discard(*tmps)
         raise OutputError(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None

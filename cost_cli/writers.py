@@ -181,11 +181,18 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
         faults.stall("json-rebuild")
         os.replace(tmp, path)
     except OSError as exc:
+        discard(tmp)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def discard(*paths: str | os.PathLike) -> None:
+    """Remove the temporaries of a write that failed. Errors are ignored: the write's own error is
+    the one to report (a `cost label` rerun also sweeps its output's stale temporaries)."""
+    for p in paths:
         try:
-            os.unlink(tmp)
+            os.unlink(p)
         except OSError:
             pass
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def run_documents(fingerprint: dict, model: dict | None = None) -> tuple[dict, dict]:
