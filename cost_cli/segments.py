@@ -89,8 +89,8 @@ def make_segments(probs: np.ndarray, bounds: list[int], timestamps: np.ndarray, 
     if len(bounds) != n + 1:
         raise ValueError("one more boundary than windows is needed")
     times = boundary_times(bounds, timestamps, duration)
-    top1 = smooth_labels(probs, smooth)
-    keys = [LOW_SCORE_LABEL if probs[i, top1[i]] < min_score else labels[top1[i]] for i in range(n)]
+    chosen = smooth_labels(probs, smooth)  # each window's label (class index)
+    keys = [LOW_SCORE_LABEL if probs[i, chosen[i]] < min_score else labels[chosen[i]] for i in range(n)]
     groups: list[tuple[int, int]] = []
     for i in range(n):
         if merge and groups and keys[groups[-1][0]] == keys[i]:
@@ -102,9 +102,9 @@ def make_segments(probs: np.ndarray, bounds: list[int], timestamps: np.ndarray, 
         mean = probs[a:b].mean(axis=0)
         label = keys[a]
         if label == LOW_SCORE_LABEL:
-            score = float(probs[np.arange(a, b), top1[a:b]].mean())
+            score = float(probs[np.arange(a, b), chosen[a:b]].mean())
         else:
-            score = float(mean[top1[a]])
+            score = float(mean[chosen[a]])
         seg = Segment(times[a], times[b], bounds[a], bounds[b], label, score,
                       topk_of(mean, labels, topk), b - a)
         if views is not None:
