@@ -93,6 +93,24 @@ def test_pickled_code_is_refused(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_random_bytes_are_never_taken_for_pickled_code_nor_escape_as_exceptions(tmp_path):
+    """Random bytes fail inside torch's unpickler in many ways (an unsupported operand, IndexError,
+    KeyError, a bad UTF-8 string...): each is one 'not a PyTorch checkpoint' line. One in 13 random
+    files once escaped as 'IndexError: pop from empty list', and most were called pickled code."""
+    import numpy as np
+
+    from cost_cli.errors import CheckpointError
+    from cost_cli.model.checkpoint import read_checkpoint
+
+    path = tmp_path / "x.pth"
+    for seed in range(400):
+        rng = np.random.default_rng(seed)
+        path.write_bytes(rng.bytes(int(rng.integers(1, 4096))))
+        with pytest.raises(CheckpointError) as info:
+            read_checkpoint(path)
+        assert str(info.value).startswith(f"{path}: not a PyTorch checkpoint ("), (seed, str(info.value))
+
+
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint at all\n", os.urandom(4096)])
 def test_not_a_checkpoint(tmp_path, content):
     (tmp_path / "x.pth").write_bytes(content)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,17 +42,23 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not p.is_file():
         raise CheckpointError(f"{p}: not a regular file")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns of "pickle protocol N" on bytes that are no pickle at all; the error says it
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "Unsupported global" not in str(exc) and "Weights only load failed" not in str(exc):
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "unpickling failed"
-            raise CheckpointError(f"{p}: not a PyTorch checkpoint ({first})") from None
+        if not _needs_code(str(exc)):
+            raise CheckpointError(f"{p}: not a PyTorch checkpoint ({_unpickling_reason(str(exc))})") from None
         detail = _unpickling_detail(str(exc))
         raise CheckpointError(f"{p}: refused, the checkpoint needs pickled code to load ({detail})",
                               hint="only plain tensors and containers are loaded; re-save it with "
                                    "torch.save(model.state_dict()) in a trusted environment") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # noqa: BLE001 - bytes that are no checkpoint fail in any way the unpickler
+        # finds (IndexError, KeyError, struct.error, ... on random bytes): all are "not a checkpoint"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = f"{type(exc).__name__}: {first}" if not isinstance(
+            exc, (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, UnicodeDecodeError)) or not first \
+            else first
         raise CheckpointError(f"{p}: not a PyTorch checkpoint ({first[:160]})") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
@@ -73,12 +80,36 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
+def _needs_code(msg: str) -> bool:
+    """Did the weights-only unpickler refuse a reference to code (a class or function), rather
+    than bytes that are no valid pickle ("Unsupported operand", a broken stack)?"""
+    low = msg.lower()
+    return any(s in low for s in ("unsupported global", "global ", "unrecognized function", "unsupported class",
+                                  "trying to call reduce", "trying to instantiate"))
+
+
+def _unpickling_reason(msg: str) -> str:
+    """One short line saying why bytes did not unpickle: the line after torch's long preamble
+    ("WeightsUnpickler error: ..."), else the message's first line."""
+    lines = [line.strip() for line in msg.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("Please file an issue") or "WeightsUnpickler error" in line:
+            rest = line.split("WeightsUnpickler error:", 1)[-1].strip() if "WeightsUnpickler error" in line else ""
+            detail = rest or (lines[i + 1] if i + 1 < len(lines) else "")
+            if detail and not detail.startswith("Check the documentation"):
+                return detail[:160]
+    return lines[0][:160] if lines else "unpickling failed"
+
+
 def _unpickling_detail(msg: str) -> str:
     """The line of torch's long refusal that names what was refused."""
     lines = [line.strip() for line in msg.splitlines() if line.strip()]
     for line in lines:
         if "Unsupported global" in line:
             return line.split("Unsupported global:", 1)[-1].strip()[:160] or line[:160]
+    for line in lines:
+        if "global " in line.lower() and not line.startswith("Weights only load failed"):
+            return line[:160]
     return lines[0][:160] if lines else "unpickling refused"
 
 
