@@ -55,11 +55,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
                                    "torch.save(model.state_dict()) in a trusted environment") from None
     except Exception as exc:  # noqa: BLE001 - bytes that are no checkpoint fail in any way the unpickler
         # finds (IndexError, KeyError, struct.error, ... on random bytes): all are "not a checkpoint"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        first = f"{type(exc).__name__}: {first}" if not isinstance(
-            exc, (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, UnicodeDecodeError)) or not first \
-            else first
-        raise CheckpointError(f"{p}: not a PyTorch checkpoint ({first[:160]})") from None
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        plain = isinstance(exc, (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, UnicodeDecodeError))
+        reason = text if plain and text else f"{type(exc).__name__}: {text}".rstrip(": ")
+        raise CheckpointError(f"{p}: not a PyTorch checkpoint ({reason[:160]})") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     elif isinstance(obj, dict) and isinstance(obj.get("model"), dict):
