@@ -83,19 +83,18 @@ def _needs_code(msg: str) -> bool:
     """Did the weights-only unpickler refuse a reference to code (a class or function), rather
     than bytes that are no valid pickle ("Unsupported operand", a broken stack)?"""
     low = msg.lower()
-    return any(s in low for s in ("unsupported global", "global ", "unrecognized function", "unsupported class",
+    return any(s in low for s in ("global ", "unrecognized function", "unsupported class",
                                   "trying to call reduce", "trying to instantiate"))
 
 
 def _unpickling_reason(msg: str) -> str:
-    """One short line saying why bytes did not unpickle: the line after torch's long preamble
-    ("WeightsUnpickler error: ..."), else the message's first line."""
+    """One short line saying why bytes did not unpickle: what follows "WeightsUnpickler error:"
+    in torch's long message, else the message's first line."""
     lines = [line.strip() for line in msg.splitlines() if line.strip()]
     for i, line in enumerate(lines):
-        if line.startswith("Please file an issue") or "WeightsUnpickler error" in line:
-            rest = line.split("WeightsUnpickler error:", 1)[-1].strip() if "WeightsUnpickler error" in line else ""
-            detail = rest or (lines[i + 1] if i + 1 < len(lines) else "")
-            if detail and not detail.startswith("Check the documentation"):
+        if "WeightsUnpickler error:" in line:
+            detail = line.split("WeightsUnpickler error:", 1)[1].strip() or (lines[i + 1] if i + 1 < len(lines) else "")
+            if detail:
                 return detail[:160]
     return lines[0][:160] if lines else "unpickling failed"
 
