@@ -10,6 +10,9 @@ outside tests) every function here returns at once. Kinds:
   (:func:`stall`), so a test can SIGKILL it at that exact instant. Points: ``journal-created``
   (a new journal exists, the output's header not yet written), ``json-rebuild`` (the JSON
   document written beside the output, not yet renamed over it);
+* ``slow-start=SECONDS``: a decode worker process sleeps while it is still starting (Python's
+  own start-up, before the worker's code runs: :func:`worker_bootstrap`), as a loaded machine
+  makes it, so a test can signal it in that state;
 * ``kill-once=STAGE:SUBSTR:MARKER``: a Ray worker SIGKILLs itself once (:func:`ray_kill_once`),
   STAGE ``decode`` (after it sent windows of a video whose path holds SUBSTR) or ``model`` (on its
   first batch); the MARKER file is created first so that the restarted worker carries on.
@@ -54,6 +57,13 @@ def stall(point: str) -> None:
     if any(kind == "stall" and arg == point for kind, arg in _items()):
         while True:
             time.sleep(3600)
+
+
+def worker_bootstrap() -> None:
+    """While a decode worker's process is being set up (its modules unpickled): sleep as asked."""
+    for kind, arg in _items():
+        if kind == "slow-start":
+            time.sleep(float(arg))
 
 
 def ray_kill_once(stage: str, path: str | None) -> None:
