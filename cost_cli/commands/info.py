@@ -17,6 +17,9 @@ def info(
 ) -> None:
     """Architecture, classes, parameters, GFLOPs per clip and input pipeline of a model."""
     from ..console import warn
+    from ..resolve import classify
+
+    classify(model)  # a value that names nothing is refused before torch is imported
     from ..model.flops import clip_gflops
     from ..model.loading import load_model
 
