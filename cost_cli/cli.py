@@ -6,6 +6,7 @@ into one line on stderr and a documented exit code (``COST_DEBUG=1`` shows trace
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -18,8 +19,9 @@ from . import __version__
 from . import console
 from .console import error
 from .environment import debug_enabled, scoped_env
-from .errors import (EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Terminated, clear_signals, describe,
-                     on_signal)
+from .importguard import guarded_imports
+from .errors import (EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, StdoutClosed, Terminated,
+                     clear_signals, describe, on_signal)
 
 app = typer.Typer(
     name="cost",
@@ -46,7 +48,8 @@ def _root(
     """Label video with actions using CoST (Collaborative Spatiotemporal networks).
 
     Exit codes: 0 success, 1 some inputs or steps failed, 2 usage or configuration error,
-    130 interrupted. Set COST_DEBUG=1 to see tracebacks.
+    130 interrupted, 141 stdout's reader went away, 143 terminated. Set COST_DEBUG=1 to see
+    tracebacks.
     """
 
 
@@ -61,14 +64,30 @@ def _register() -> None:
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__package__}.commands.{name}").register(app)
+    for command in app.registered_commands:
+        command.callback = _pipe_safe(command.callback)
+
+
+def _pipe_safe(callback):
+    """A command whose stdout reader goes away stops with StdoutClosed: click would turn the
+    BrokenPipeError into a silent exit 1 (and swap sys.stdout for a wrapper of its own)."""
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except BrokenPipeError:
+            raise StdoutClosed() from None
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cost`` console script and ``python -m cost_cli``.
 
     Exits with the command's status (``SystemExit``). What it changes for the run, its signal
-    handlers, the remembered signals and the quiet flag, is put back before it returns, so a
-    program (or a test) may call it again in the same process."""
+    handlers, the remembered signals, the import guard and the quiet flag, is put back before
+    it returns, so a program (or a test) may call it again in the same process, also after a
+    Ctrl-C that landed while torch was being imported (see importguard.py)."""
     clear_signals()
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     code = 0
@@ -77,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGINT, on_signal)  # raises KeyboardInterrupt, and remembers it
         # torch's OpenMP threads spin while idle; next to decode workers on the same cores that
         # spinning took 35-40% of labeling throughput (BENCHMARKS.md). Set before torch loads.
-        with scoped_env(OMP_WAIT_POLICY="PASSIVE"):
+        with scoped_env(OMP_WAIT_POLICY="PASSIVE"), guarded_imports():
             code = _run(argv, debug_enabled())
     finally:
         for sig, handler in saved.items():
@@ -133,11 +152,16 @@ def _run(argv: list[str] | None, debug: bool) -> int:
     except Terminated:
         error("terminated; run the same command again to resume")
         return EXIT_TERMINATED
-    except BrokenPipeError:
-        # the reader of our stdout went away (`cost label ... | head`): stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+    except (BrokenPipeError, StdoutClosed):
+        # the reader of our stdout went away (`cost label ... | head`): stop quietly, with the
+        # status a shell reports for a program SIGPIPE ended (128 + 13), as `yes | head` does
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass  # a stdout without a descriptor (a program's own stream): nothing to flush later
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - the one place that maps everything
         message, hint, code = describe(exc)
         if debug:

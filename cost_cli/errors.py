@@ -4,7 +4,8 @@ Exit codes (documented in the README):
   0  success: every input labeled (or the command did what it was asked)
   1  the command ran but something failed: some inputs failed, a download or conversion failed
   2  usage or configuration error: bad options, unusable model, refusal to resume
-  130 interrupted (Ctrl-C / SIGINT); 143 terminated (SIGTERM)
+  130 interrupted (Ctrl-C / SIGINT); 141 the reader of stdout went away (`cost label | head`,
+      silently, as for SIGPIPE); 143 terminated (SIGTERM)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 EXIT_TERMINATED = 143
 
 
@@ -101,10 +103,20 @@ class Terminated(BaseException):
     """SIGTERM reached the CLI (exit 143)."""
 
 
+class StdoutClosed(BaseException):
+    """The reader of our results went away (`cost label | head`): the run stops at once, quietly,
+    exit 141. A BaseException, like a signal, so that no per-video handler takes it for a
+    failure of one video (and click never sees the BrokenPipeError it would turn into exit 1)."""
+
+
 # Signals the CLI's handlers have seen. The handler raises at once; but Python drops an
 # exception raised while a finaliser (``__del__``, a weakref callback) runs, so a Ctrl-C that
 # lands there would be lost. Long loops call raise_if_signalled() to raise it again.
 _signalled: list[type[BaseException]] = []
+# Inside signals_deferred() the handler only remembers the signal; it is raised when the
+# outermost such block ends (cost_cli/importguard.py: an import is never cut half-way).
+_deferring = 0
+_pending: list[type[BaseException]] = []
 
 
 def on_signal(signum, frame) -> None:  # pragma: no cover - exercised in subprocess tests
@@ -112,7 +124,32 @@ def on_signal(signum, frame) -> None:  # pragma: no cover - exercised in subproc
 
     exc = KeyboardInterrupt if signum == signal.SIGINT else Terminated
     _signalled.append(exc)
+    if _deferring:
+        _pending.append(exc)
+        return
     raise exc()
+
+
+class signals_deferred:
+    """A block that the CLI's signal handlers do not interrupt: a signal that arrives inside
+    it is raised when the outermost such block ends, in place of any ordinary exception the
+    block raised (the user's Ctrl-C comes first). Main thread only: that is where Python runs
+    signal handlers."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        global _deferring
+        _deferring += 1
+
+    def __exit__(self, kind, value, tb) -> None:
+        global _deferring
+        _deferring -= 1
+        if _deferring == 0 and _pending:
+            exc = _pending[0]
+            _pending.clear()
+            if kind is None or issubclass(kind, Exception):
+                raise exc()
 
 
 def raise_if_signalled() -> None:
@@ -123,4 +160,7 @@ def raise_if_signalled() -> None:
 
 def clear_signals() -> None:
     """Forget the signals seen so far (each CLI run starts clean)."""
+    global _deferring
     _signalled.clear()
+    _pending.clear()
+    _deferring = 0
