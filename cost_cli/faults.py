@@ -4,12 +4,15 @@
 outside tests) every function here returns at once. Kinds:
 
 * ``crash=SUBSTR``, ``abort=SUBSTR``, ``hang=SUBSTR``: a decode worker handed a path holding
-  SUBSTR segfaults, aborts or hangs; ``vanish=SUBSTR``: the file is deleted just before the
+  SUBSTR segfaults, aborts or hangs (until its supervisor is gone); ``stuck=SUBSTR``: it
+  sleeps for good, looking at nothing (a decoder stuck inside a C call); ``vanish=SUBSTR``: the file is deleted just before the
   worker opens it (:func:`decoder`);
 * ``stall=POINT``: the labeling process sleeps at a named point of its work until it is killed
-  (:func:`stall`), so a test can SIGKILL it at that exact instant. Points: ``journal-created``
-  (a new journal exists, the output's header not yet written), ``json-rebuild`` (the JSON
-  document written beside the output, not yet renamed over it);
+  (:func:`stall`), so a test can SIGKILL it at that exact instant, or hold it there while it
+  holds its output's lock. Points: ``journal-created`` (a new journal exists, the output's
+  header not yet written), ``json-rebuild`` (the JSON document written beside the output, not
+  yet renamed over it), ``merge-written`` (``cost merge``: the merged file and its journal
+  written beside ``--out``, not yet renamed into place);
 * ``slow-start=SECONDS``: a decode worker process sleeps while it is still starting (Python's
   own start-up, before the worker's code runs: :func:`worker_bootstrap`), as a loaded machine
   makes it, so a test can signal it in that state;
@@ -45,6 +48,9 @@ def decoder(path: str) -> None:
                     os.unlink(path)
                 except FileNotFoundError:
                     pass
+            elif kind == "stuck":
+                while True:
+                    time.sleep(3600)
             elif kind == "hang":
                 parent = os.getppid()
                 while os.getppid() == parent:  # an orphaned worker ends with its supervisor

@@ -14,6 +14,7 @@ import os
 import pickle
 import queue
 import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -22,6 +23,14 @@ from multiprocessing.connection import wait
 import numpy as np
 
 QUEUE_WINDOWS = 4  # windows a worker may have in flight
+# signals a terminal sends the whole process group; the supervisor handles them, and a worker
+# must not print a KeyboardInterrupt traceback of its own (see _Worker.__init__)
+_PARENT_SIGNALS = {signal.SIGINT}
+
+if getattr(mp.current_process(), "_inheriting", False):  # loaded by a worker being started
+    from . import faults
+
+    faults.worker_bootstrap()
 
 
 @dataclass(frozen=True)
@@ -98,8 +107,13 @@ def _decode_with(reader, s: DecodeSettings, emit) -> None:
                   "bounds": list(wp.bounds)})
 
 
-def _worker_main(tasks, results, settings: DecodeSettings) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
+def _worker_main(tasks, results, settings: DecodeSettings, tied: bool = False) -> None:
+    # Ctrl-C is the supervisor's to handle: ignored from here on, and a Ctrl-C that came while
+    # the process was starting (blocked since its fork, see _Worker) is dropped, not raised
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _PARENT_SIGNALS)
+    if tied:
+        _die_with_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -116,7 +130,7 @@ def _worker_main(tasks, results, settings: DecodeSettings) -> None:
         cv2.setNumThreads(1)
     except Exception:
         pass
-    parent = os.getppid()
+    parent = mp.parent_process().pid if mp.parent_process() is not None else os.getppid()
 
     def orphaned() -> bool:  # the supervisor was killed (SIGKILL, OOM): do not linger
         return os.getppid() != parent
@@ -157,12 +171,35 @@ def _worker_main(tasks, results, settings: DecodeSettings) -> None:
 
 # -- the supervisor side -----------------------------------------------------------------
 
+def _die_with_parent() -> None:
+    """Have the kernel kill this process when the thread that started it ends (Linux), so a
+    worker never outlives a supervisor killed with SIGKILL; elsewhere the worker's own checks
+    of its parent (every second while idle) remain. Only for workers started by a process's
+    main thread, whose end is the process's (a Ray actor's calls may run on other threads)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 class _Worker:
     def __init__(self, ctx, settings: DecodeSettings) -> None:
         self.tasks = ctx.Queue()
         self.results = ctx.Queue(maxsize=QUEUE_WINDOWS)
-        self.proc = ctx.Process(target=_worker_main, args=(self.tasks, self.results, settings), daemon=True)
-        self.proc.start()
+        tied = threading.current_thread() is threading.main_thread()
+        self.proc = ctx.Process(target=_worker_main, args=(self.tasks, self.results, settings, tied), daemon=True)
+        # the new process inherits this thread's signal mask through fork and exec: with SIGINT
+        # blocked it starts (imports, unpickling) deaf to a terminal's Ctrl-C, which a SIG_IGN
+        # of its own would only cover once its code runs; here the signal waits until unblocked
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, _PARENT_SIGNALS)
+        try:
+            self.proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
         # only the worker writes results: with our copy of the write end closed, a worker that
         # dies half-way through a message gives EOF instead of a read that waits forever
         self.results._writer.close()  # noqa: SLF001
@@ -283,7 +320,13 @@ class DecodePool:
         self._assign()
         return events
 
-    def close(self) -> None:
+    def close(self, abandon: bool = False) -> None:
+        """End the workers: idle ones are asked to stop (2 s at most), busy ones killed; with
+        ``abandon`` (the run is stopping on an error or a signal) all are killed at once."""
+        if abandon:
+            for w in self.workers:
+                w.kill()
+            return
         for w in self.workers:
             if w.proc.is_alive() and w.key is None:
                 try:

@@ -37,8 +37,12 @@ def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None) -> Iterator[Vi
     try:
         with cudnn_autotune(runtime.devices):
             yield from loop(jobs, pool, predictor, Assembler(jobs, cfg.views), on_batch)
-    finally:
+    except BaseException:  # a Ctrl-C, an error, or the caller stopped early: nothing to wait for
+        pool.close(abandon=True)
+        raise
+    else:
         pool.close()
+    finally:
         if isinstance(predictor, MultiPredictor):
             predictor.close()
 
