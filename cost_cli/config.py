@@ -154,6 +154,24 @@ class LabelConfig:
             i, n = self.shard
             if not (n >= 1 and 1 <= i <= n):
                 raise UsageError(f"--shard {i}/{n}: I must be between 1 and N")
+        if not self.streamed:
+            check_output_folder(self.out, "--out")
+        if self.errors_file not in (None, "-") and output_kind(self.errors_file) == "file":
+            check_output_folder(self.errors_file, "--errors")
+        # a --model that names nothing is a usage error before any work (no torch imported yet)
+        from .resolve import classify
+
+        classify(self.model)
+
+
+def check_output_folder(path: str, option: str) -> None:
+    """An output file's folder must exist (and be a folder): a usage error before any work."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a folder; give a file name")
+    if not os.path.isdir(parent):
+        what = "is not a folder" if os.path.exists(parent) else "does not exist"
+        raise UsageError(f"{option} {path}: the folder {parent} {what}")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
@@ -58,11 +59,35 @@ def stderr_is_terminal() -> bool:
 
 
 def stdout_write(text: str) -> None:
-    """Write results to stdout (bytes-safe for non-UTF-8 paths)."""
+    """Write results to stdout (bytes-safe for non-UTF-8 paths); a reader that went away
+    raises :class:`~cost_cli.errors.StdoutClosed`."""
     data = text.encode("utf-8", "surrogateescape")
-    sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        from .errors import StdoutClosed
+
+        raise StdoutClosed() from None
+
+
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reader has closed it (``cost label | head -1``
+    once head has its line): asked between batches, so a run whose results nobody reads stops
+    at once instead of at its next write. False for files, terminals and unknown streams."""
+    try:
+        import select
+        import stat
+
+        fd = sys.stdout.fileno()
+        if not (stat.S_ISFIFO(os.fstat(fd).st_mode) or stat.S_ISSOCK(os.fstat(fd).st_mode)):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
 
 
 class Progress:

@@ -50,3 +50,29 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null inside the block (unless ``COST_DEBUG=1``): decoders
+    print their own diagnostics there ("[ WARN:0@0.012] global cap.cpp ..."), and the user gets
+    the reason as one line of ours instead. Python's ``sys.stderr`` is flushed first."""
+    import sys
+
+    if debug_enabled():
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -258,19 +258,26 @@ def video_windows(model, path: str, max_windows: int = 16,
     them, spread evenly over its length. Returns the windows and the frames each spans.
     """
     from .decode import open_reader, read_frames
+    from .environment import native_stderr_silenced
+    from .errors import DecodeError
     from .sampling import Stride, plan
     from .transforms import prepare_frame
 
     cfg = model.config
-    reader = open_reader(path, decoder)
     try:
-        info = reader.info
-    finally:
-        reader.close()
-    wp = plan(info.num_frames, cfg.clip_len, cfg.frame_interval, Stride(), info.fps)
-    picks = np.unique(np.linspace(0, len(wp.indices) - 1, min(max_windows, len(wp.indices))).round().astype(int))
-    wanted = [list(wp.indices[k]) for k in picks]
-    frames, _ = read_frames(path, [i for idx in wanted for i in idx], decoder)
+        with native_stderr_silenced():
+            reader = open_reader(path, decoder)
+            try:
+                info = reader.info
+            finally:
+                reader.close()
+            wp = plan(info.num_frames, cfg.clip_len, cfg.frame_interval, Stride(), info.fps)
+            picks = np.unique(np.linspace(0, len(wp.indices) - 1,
+                                          min(max_windows, len(wp.indices))).round().astype(int))
+            wanted = [list(wp.indices[k]) for k in picks]
+            frames, _ = read_frames(path, [i for idx in wanted for i in idx], decoder)
+    except DecodeError as exc:
+        raise DecodeError(f"{path}: {exc.message}", exc.hint) from None
     crops = np.stack([prepare_frame(f, cfg.short_side, cfg.crop_size, 1)[0] for f in frames])
     names = [f"frames {min(idx)}-{max(idx)}" for idx in wanted]
     return crops.reshape(len(wanted), cfg.clip_len, cfg.crop_size, cfg.crop_size, 3), names

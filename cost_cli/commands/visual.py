@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated, Optional
 
 import typer
@@ -46,6 +47,9 @@ def inspect(
         _pyplot()  # fail now, not after the model ran, when matplotlib is missing
     if windows < 1:
         raise UsageError("--windows must be at least 1")
+    if video is not None and not os.path.isfile(video):
+        what = "is not a file" if os.path.exists(video) else "no such file"
+        raise UsageError(f"{video}: {what}")
     dev = pick_device(device)
     m = load_model(model, warn=console.warn)
     found = inspect_views(m, video, max_windows=windows, seed=seed, device=dev, warn=console.warn)
