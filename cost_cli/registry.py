@@ -19,6 +19,12 @@ unpublished  no weights exist anywhere to download
 
 In the JSON, ``status`` is ``bundled``, ``published`` (a ``hub_repo`` or a ``url``),
 ``derived`` or ``unpublished``; :attr:`ModelSpec.source` turns it into the kind.
+
+A registry file is read whole, so it may hold at most :data:`MAX_REGISTRY_BYTES` (8 MiB, some
+thousand times the shipped one); every problem with it, from a field of the wrong type to JSON
+nested too deeply to parse, is one :class:`~cost_cli.errors.ConfigError` line (exit 2).
+:func:`address_problem` is the one check of an ``http(s)://host[:port]`` address: registry URLs,
+``COST_MIRROR`` and ``HF_ENDPOINT`` use it.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _DIGEST = re.compile(r"^[0-9a-f]{8,64}$")  # a full sha256, or the leading hex digits a publisher gives
 _LABEL_SETS = {"mit": 339, "k400": 400}  # built-in class lists and their sizes (cost_cli/data/labels)
 _ALL_SOURCE_FIELDS = ("folder", "hub_repo", "revision", "files", "url", "sha256")
+MAX_REGISTRY_BYTES = 8 << 20  # a registry file is read whole; the shipped one is 12 KB
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,7 @@ class Pipeline:
             out.append("pipeline crop_size is larger than short_side")
         for key in ("mean", "std"):
             v = getattr(self, key)
-            if len(v) != 3 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+            if not isinstance(v, tuple) or len(v) != 3 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
                 out.append(f"pipeline {key} must be three numbers (R, G, B on the 0-255 scale)")
             elif key == "std" and min(v) <= 0:
                 out.append("pipeline std must be positive")
@@ -198,13 +205,46 @@ class ModelSpec:
         validate_spec(self)
 
 
+_STR_FIELDS = tuple(f.name for f in fields(ModelSpec) if f.type == "str")
+
+
+def address_problem(text: str, query: bool = False) -> str | None:
+    """What keeps ``text`` from being an ``http(s)://host[:port][/path]`` address, or None.
+
+    ``query``: a query string is allowed (never a fragment). The port must be a number in range.
+    """
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises on a port that is no number or out of range
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", ...
+        return str(exc) or "not an address"
+    if parts.scheme not in ("http", "https"):
+        return "not an http:// or https:// address"
+    if not parts.hostname:
+        return "no host"
+    if port == 0:
+        return "port 0"
+    if (parts.query and not query) or parts.fragment:
+        return "a query or fragment part"
+    if any(c.isspace() or ord(c) < 32 for c in text):
+        return "white space or control characters"
+    return None
+
+
 def validate_spec(spec: ModelSpec) -> None:
     """Check one entry against the schema: the one place that knows what each kind requires."""
     from .model.archs import ARCHITECTURES, FRAME_VARIANTS
 
     def bad(why: str) -> ConfigError:
-        return ConfigError(f"registry entry {spec.name or '?'}: {why}")
+        return ConfigError(f"registry entry {spec.name if isinstance(spec.name, str) and spec.name else '?'}: {why}")
 
+    # types first: the checks below would fail on a field of another type with a Python error
+    for key in _STR_FIELDS:
+        if not isinstance(getattr(spec, key), str):
+            raise bad(f"{key} must be a string")
+    if not isinstance(spec.files, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in spec.files.items()):
+        raise bad("files must map file names to sha256 strings")
     for key in ("name", "description", "arch", "dataset", "status"):
         if not isinstance(getattr(spec, key), str) or not getattr(spec, key):
             raise bad(f"{key} must be a non-empty string")
@@ -219,7 +259,7 @@ def validate_spec(spec: ModelSpec) -> None:
     if not isinstance(spec.accuracy, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                       for k, v in spec.accuracy.items()):
         raise bad("accuracy must map measure names to strings")
-    if not isinstance(spec.size_bytes, int) or spec.size_bytes < 0:
+    if not isinstance(spec.size_bytes, int) or isinstance(spec.size_bytes, bool) or spec.size_bytes < 0:
         raise bad("size_bytes must be a non-negative integer")
     if spec.labels and spec.labels not in _LABEL_SETS:
         raise bad(f"labels must be one of {', '.join(_LABEL_SETS)} (or left out)")
@@ -250,8 +290,7 @@ def validate_spec(spec: ModelSpec) -> None:
         if spec.revision == "" and any(spec.files.values()):
             raise bad("a pinned digest needs a pinned revision")
     if kind.name == "url":
-        parts = urlsplit(spec.url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        if address_problem(spec.url, query=False) is not None:
             raise bad(f"url must be a plain http(s) address, not {spec.url!r}")
         if not spec.file_name.lower().endswith(CHECKPOINT_SUFFIXES):
             raise bad(f"url must name a checkpoint file ({', '.join(CHECKPOINT_SUFFIXES)})")
@@ -286,9 +325,21 @@ def load_registry() -> dict[str, ModelSpec]:
 def _load(path_text: str, _stamp: tuple[int, int] | None) -> dict[str, ModelSpec]:
     path = Path(path_text)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"model registry {path} unreadable: {exc}") from None
+        with open(path, "rb") as f:  # a FIFO or a device too: read at most the cap and one byte
+            data = f.read(MAX_REGISTRY_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"model registry {path} unreadable: {exc.strerror or exc}") from None
+    if len(data) > MAX_REGISTRY_BYTES:
+        raise ConfigError(f"model registry {path} is larger than {MAX_REGISTRY_BYTES >> 20} MiB: "
+                          "not a registry file", hint="COST_REGISTRY names the registry JSON file to use")
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"model registry {path} unreadable: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise ConfigError(f"model registry {path} unreadable: JSON nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, or a number of more digits than Python converts
+        raise ConfigError(f"model registry {path} unreadable: {str(exc).splitlines()[0]}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
         raise ConfigError(f"model registry {path}: expected an object with a 'models' list")
     out: dict[str, ModelSpec] = {}
