@@ -12,7 +12,17 @@ URL with the standard library alone. What it guarantees:
 * proxies come from the environment (``https_proxy``, ``http_proxy``, ``no_proxy``), every
   request names cost-cli in its User-Agent, connects and reads time out;
 * ``COST_MIRROR=http://host[:port][/prefix]`` replaces the scheme and host of every registry
-  URL, keeping its path (mirrors, air-gapped sites, tests);
+  URL, keeping its path (mirrors, air-gapped sites, tests); a value that is no such address, like
+  a proxy variable that is no address, is a one-line configuration error (exit 2);
+* a download is bounded: it stops at the size the registry records for the file
+  (``size_bytes``, plus :func:`size_limit`'s margin of 1 %, at least 64 KiB, for a rounded
+  figure) or, when the registry records none, at :data:`MAX_UNKNOWN_SIZE` (4 GiB, ten times the
+  largest model in the shipped registry); a server that announces more is refused before a byte
+  is written, one that sends more is cut off there, and its part file is deleted;
+* free space is checked before a download whose size is known (from the registry or the
+  server's answer), and a download that fails for lack of space (``ENOSPC``, or ``EFBIG``: the
+  process's file size limit) deletes its part file;
+* redirects: at most 10, http(s) only, a loop is named as one;
 * ``HF_HUB_OFFLINE=1`` means no network at all, here as for the Hub;
 * a progress bar on stderr only when stderr is a terminal (and not under ``--quiet``);
 * failures are one line and a hint (:class:`DownloadError`, exit 1).
@@ -25,6 +35,7 @@ import errno
 import hashlib
 import http.client
 import os
+import shutil
 import socket
 import ssl
 import sys
@@ -38,11 +49,15 @@ from urllib.parse import urlsplit, urlunsplit
 from . import console
 from ._version import __version__
 from .errors import ConfigError, CostError
+from .registry import address_problem
 
 USER_AGENT = f"cost-cli/{__version__} python-urllib/{sys.version_info[0]}.{sys.version_info[1]}"
 TIMEOUT_S = 30.0  # connect and per-read timeout: a stalled server fails instead of hanging
 CHUNK = 1 << 20
 RETRIES = 4  # in-run resumptions after a dropped connection that had delivered bytes
+MAX_UNKNOWN_SIZE = 4 << 30  # the most a download of no recorded size may bring (bytes)
+MAX_REDIRECTS = 10
+PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy", "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 _TRUE = {"1", "ON", "YES", "TRUE"}
 
 
@@ -78,17 +93,74 @@ def cost_cache() -> Path:
     return hf_home() / "cost-cli"
 
 
+def check_address(variable: str, value: str, example: str) -> None:
+    """Raise a one-line ConfigError (exit 2) when a setting is no ``http(s)://host[:port]`` address."""
+    problem = address_problem(value)
+    if problem is not None:
+        raise ConfigError(f"{variable}={value!r} is not an http(s)://host[:port] address ({problem})",
+                          hint=f"for example {variable}={example}")
+
+
+def check_proxies() -> None:
+    """Raise a one-line ConfigError when a proxy variable that is set is no proxy address.
+
+    urllib and httpx read them; a malformed one made them fail with a Python error (or with a
+    wrong reason: a proxy ``http://[::1`` read as an unresolvable download host).
+    """
+    for variable in PROXY_VARIABLES:
+        value = os.environ.get(variable, "").strip()
+        if not value:
+            continue
+        # a proxy may be written without a scheme (host:port), and over SOCKS for httpx
+        text = value if "://" in value else f"http://{value}"
+        scheme, _, rest = text.partition("://")
+        problem = (None if scheme.lower() in ("http", "https", "socks4", "socks5", "socks5h") else
+                   f"scheme {scheme}:// is not a proxy's")
+        problem = problem or address_problem(f"http://{rest}", query=False)
+        if problem is not None:
+            raise ConfigError(f"{variable}={value!r} is not a proxy address ({problem})",
+                              hint=f"for example {variable}=http://proxy.local:3128, or unset it")
+
+
 def mirrored(url: str) -> str:
     """``url`` with scheme and host replaced by ``$COST_MIRROR`` (its path kept), or as it is."""
     mirror = os.environ.get("COST_MIRROR", "").strip()
     if not mirror:
         return url
+    check_address("COST_MIRROR", mirror, "http://mirror.local:8080")
     m = urlsplit(mirror)
-    if m.scheme not in ("http", "https") or not m.netloc or m.query or m.fragment:
-        raise ConfigError(f"COST_MIRROR={mirror!r} is not an http(s)://host[:port] address",
-                          hint="for example COST_MIRROR=http://mirror.local:8080")
     u = urlsplit(url)
     return urlunsplit((m.scheme, m.netloc, m.path.rstrip("/") + u.path, u.query, ""))
+
+
+def size_limit(size: int) -> int:
+    """The most bytes a download may bring: the recorded ``size`` and a margin of 1 % (at
+    least 64 KiB) for a figure the registry rounded, or :data:`MAX_UNKNOWN_SIZE` when ``size``
+    is 0 (unknown)."""
+    return size + max(size // 100, 64 << 10) if size > 0 else MAX_UNKNOWN_SIZE
+
+
+def space_problem(folder: Path, needed: int) -> str | None:
+    """``'N MB needed, M MB free'`` when ``folder``'s disk has less than ``needed`` bytes free."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:  # nothing to tell: the write will say
+        return None
+    if free >= needed:
+        return None
+    return f"{_mb(needed)} needed, {_mb(free)} free"
+
+
+def disk_error(exc: OSError) -> str | None:
+    """The reason a write failed for lack of space (ENOSPC, EFBIG), or None for another failure."""
+    if exc.errno == errno.ENOSPC:
+        return "disk full"
+    if exc.errno == errno.EFBIG:
+        return "file too large (the process's file size limit, ulimit -f, or the file system's)"
+    return None
 
 
 def not_cached(what: str, where: Path, offline_mode: bool) -> DownloadError:
@@ -117,6 +189,11 @@ def digest_matches(actual: str, expected: str) -> bool:
 
 def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
+
+
+def _limit_text(size: int) -> str:
+    return (f"the {_mb(size)} the registry records" if size > 0 else
+            f"the {MAX_UNKNOWN_SIZE >> 30} GiB cap for a file of no recorded size")
 
 
 @contextlib.contextmanager
@@ -177,18 +254,21 @@ class _Bar:
 
 # ---------------------------------------------------------------------------- download
 
-def download(url: str, dest: str | os.PathLike, digest: str, what: str) -> Path:
+def download(url: str, dest: str | os.PathLike, digest: str, what: str, size: int = 0) -> Path:
     """Fetch ``url`` into ``dest``, verified against ``digest``; return ``dest``.
 
-    ``digest`` is the file's sha256 in full or its leading hex digits. An existing ``dest``
-    was verified when it was stored and is returned at once. Raises :class:`DownloadError`
-    (network, HTTP, disk) or :class:`ChecksumError` (the part file is deleted).
+    ``digest`` is the file's sha256 in full or its leading hex digits; ``size`` the file's size
+    the registry records (0: unknown), which bounds the download (:func:`size_limit`). An
+    existing ``dest`` was verified when it was stored and is returned at once. Raises
+    :class:`DownloadError` (network, HTTP, disk, too large) or :class:`ChecksumError` (the part
+    file is deleted).
     """
     dest = Path(dest)
     if dest.is_file():
         return dest
     if offline():
         raise not_cached(what, dest.parent, offline_mode=True)
+    check_proxies()
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -198,7 +278,9 @@ def download(url: str, dest: str | os.PathLike, digest: str, what: str) -> Path:
     with _locked(dest.with_name(dest.name + ".lock"), what):
         if dest.is_file():  # another process finished it while we waited
             return dest
-        _fetch(url, part, what)
+        if size > 0:
+            _check_space(part, size - _size_of(part), what)
+        _fetch(url, part, what, size)
         actual = sha256_of(part)
         if not digest_matches(actual, digest):
             part.unlink(missing_ok=True)
@@ -211,16 +293,54 @@ def download(url: str, dest: str | os.PathLike, digest: str, what: str) -> Path:
     return dest
 
 
-def _fetch(url: str, part: Path, what: str) -> None:
+def _size_of(part: Path) -> int:
+    try:
+        return part.stat().st_size
+    except OSError:
+        return 0
+
+
+def _check_space(part: Path, needed: int, what: str) -> None:
+    problem = space_problem(part.parent, needed) if needed > 0 else None
+    if problem is not None:
+        raise DownloadError(f"not enough space in {part.parent} to download {what}: {problem}",
+                            hint="free some space, or point COST_CACHE at a larger disk")
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects, with our limits: http(s) targets only, a loop named as one."""
+
+    max_redirections = MAX_REDIRECTS
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise _BadRedirect(f"a redirect to {newurl[:200]!r}, which is no http(s) address")
+        # the same test urllib makes after this call, made first so that it says what it is
+        visited = getattr(req, "redirect_dict", {})
+        if visited.get(newurl, 0) >= self.max_repeats or len(visited) >= self.max_redirections:
+            raise _BadRedirect(f"a redirect loop (more than {self.max_redirections} redirects, "
+                               f"or {newurl[:200]!r} again)")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class _BadRedirect(Exception):
+    """A redirect this module does not follow (``reason`` says why)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _fetch(url: str, part: Path, what: str, size: int = 0) -> None:
     """Make ``part`` hold the whole file, resuming what it holds; verification is the caller's."""
-    opener = urllib.request.build_opener()  # ProxyHandler reads the proxy variables
+    opener = urllib.request.build_opener(_Redirects)  # ProxyHandler reads the proxy variables
     host = urlsplit(url).netloc
     bar = _Bar(what)
     retries = 0
     try:
         while True:
             try:
-                _attempt(opener, url, part, what, host, bar)
+                _attempt(opener, url, part, what, host, bar, size)
                 return
             except _Interrupted as exc:
                 if not exc.retry or retries >= RETRIES:
@@ -235,8 +355,12 @@ def _fetch(url: str, part: Path, what: str) -> None:
         bar.close()
 
 
-def _attempt(opener, url: str, part: Path, what: str, host: str, bar: _Bar) -> None:
-    have = part.stat().st_size if part.exists() else 0
+def _attempt(opener, url: str, part: Path, what: str, host: str, bar: _Bar, size: int = 0) -> None:
+    have = _size_of(part)
+    limit = size_limit(size)
+    if have > limit:  # left by a run of another registry entry or version: not this file
+        part.unlink(missing_ok=True)
+        have = 0
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
@@ -249,16 +373,30 @@ def _attempt(opener, url: str, part: Path, what: str, host: str, bar: _Bar) -> N
             # the part may already be whole (killed between the last byte and the rename);
             # if not, the digest check refuses it and the next run starts afresh
             return
-        raise DownloadError(f"{host} answered HTTP {exc.code} {exc.reason} for {what}",
+        reason = " ".join(str(exc.reason).split())[:200]  # one line, whatever the server sent
+        if 300 <= exc.code < 400:  # urllib's refusal of a redirect to another scheme (file://)
+            raise DownloadError(f"{host} answered the download of {what} with a redirect that is not "
+                                f"followed (HTTP {exc.code}: {reason})",
+                                hint=f"the server or mirror is misconfigured; {url} is what was asked for") from None
+        raise DownloadError(f"{host} answered HTTP {exc.code} {reason} for {what}",
                             hint=_http_hint(exc.code, url)) from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+    except _BadRedirect as exc:
+        raise DownloadError(f"{host} answered the download of {what} with {exc.reason}",
+                            hint=f"the server or mirror is misconfigured; {url} is what was asked for") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         raise _unreachable(exc, what, host) from None
     with resp:
         total = _expected_total(resp, have)
+        if total is not None and total > limit:
+            part.unlink(missing_ok=True)
+            raise DownloadError(f"{host} announces {_mb(total)} for {what}, more than {_limit_text(size)}; "
+                                "nothing is downloaded", hint=_size_hint(size, url))
+        if total is not None:
+            _check_space(part, total - (have if resp.status == 206 else 0), what)
         if not bar.announced:
-            size = f" ({_mb(total)})" if total else ""
+            announced = f" ({_mb(total)})" if total else ""
             start = f", resuming at {_mb(have)}" if have and resp.status == 206 else ""
-            console.info(f"downloading {what}{size} from {url}{start}")
+            console.info(f"downloading {what}{announced} from {url}{start}")
             bar.announced = True
         if resp.status == 206:
             start = _range_start(resp.headers.get("Content-Range", ""))
@@ -271,44 +409,85 @@ def _attempt(opener, url: str, part: Path, what: str, host: str, bar: _Bar) -> N
                 console.info(f"{host} does not resume downloads; starting {what} again")
             have = 0
             mode = "wb"
-        _copy(resp, part, mode, have, total, what, bar)
-    size = part.stat().st_size
-    if total is not None and size < total:
-        raise _Interrupted(size - have, f"{_mb(size)} of {_mb(total)} received")
+        _copy(resp, part, mode, have, total, what, bar, limit, lambda: DownloadError(
+            f"{host} sent more than {_limit_text(size)} for {what}; the download is stopped and its part "
+            "deleted", hint=_size_hint(size, url)))
+    got = part.stat().st_size
+    if total is not None and got < total:
+        raise _Interrupted(got - have, f"{_mb(got)} of {_mb(total)} received")
 
 
-def _copy(resp, part: Path, mode: str, have: int, total: int | None, what: str, bar: _Bar) -> None:
+def _copy(resp, part: Path, mode: str, have: int, total: int | None, what: str, bar: _Bar,
+          limit: int, too_large) -> None:
+    """Append the answer's body to ``part`` (which holds ``have`` bytes), at most to ``limit``
+    bytes in all; past it the part is deleted and ``too_large()`` is raised."""
     got = 0
     # read1: what has arrived, not a full chunk (progress moves, a killed process loses little);
     # unbuffered writes: every block is in the file as soon as it came
     read = getattr(resp, "read1", resp.read)
-    with open(part, mode, buffering=0) as f:
+    try:
+        f = open(part, mode, buffering=0)
+    except OSError as exc:
+        raise DownloadError(f"cannot write {part} ({exc.strerror or exc})",
+                            hint="point COST_CACHE at a writable folder") from None
+
+    def keep(block: bytes) -> None:
+        nonlocal got
+        if have + got + len(block) > limit:  # an endless body, or not the file the registry means
+            _discard(f, part)
+            raise too_large()
+        _write(f, block, part, what)
+        got += len(block)
+
+    with f:
         bar.set(have, total)
         while True:
             try:
                 block = read(CHUNK)
             except (http.client.IncompleteRead, ConnectionError, socket.timeout, ssl.SSLError, OSError) as exc:
                 if isinstance(exc, http.client.IncompleteRead) and exc.partial:
-                    _write(f, exc.partial, part, what)
-                    got += len(exc.partial)
+                    keep(exc.partial)
                 raise _Interrupted(got, _reason(exc)) from None
             if not block:
                 break
-            _write(f, block, part, what)
-            got += len(block)
+            keep(block)
             bar.set(have + got, total)
-        with contextlib.suppress(OSError):
+        try:
             os.fsync(f.fileno())
+        except OSError as exc:  # a disk full may show only here (network file systems)
+            if disk_error(exc) is not None:
+                _no_space(exc, f, part, what)
 
 
 def _write(f, block: bytes, part: Path, what: str) -> None:
+    view = memoryview(block)
     try:
-        f.write(block)
+        while view:  # an unbuffered write may take part of a block (a disk nearly full)
+            view = view[f.write(view):]
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise DownloadError(f"disk full while downloading {what} into {part.parent}",
-                                hint="free some space, or point COST_CACHE at a larger disk") from None
-        raise DownloadError(f"cannot write {part} ({exc.strerror})") from None
+        if disk_error(exc) is not None:
+            _no_space(exc, f, part, what)
+        raise DownloadError(f"cannot write {part} ({exc.strerror or exc})") from None
+
+
+def _discard(f, part: Path) -> None:
+    with contextlib.suppress(OSError):
+        f.close()
+    part.unlink(missing_ok=True)
+
+
+def _no_space(exc: OSError, f, part: Path, what: str) -> None:
+    # nothing of a download that did not fit is worth keeping: free the space it took
+    _discard(f, part)
+    raise DownloadError(f"{disk_error(exc)} while downloading {what} into {part.parent}; its part file is deleted",
+                        hint="free some space, or point COST_CACHE at a larger disk") from None
+
+
+def _size_hint(size: int, url: str) -> str:
+    if size > 0:
+        mirror = " (COST_MIRROR)" if os.environ.get("COST_MIRROR") else ""
+        return f"{url}{mirror} does not hold the file the registry entry means"
+    return "a registry entry that records the file's size (size_bytes) allows a larger download"
 
 
 def _expected_total(resp, have: int) -> int | None:
@@ -349,6 +528,9 @@ def _http_hint(code: int, url: str) -> str:
 
 def _unreachable(exc: BaseException, what: str, host: str) -> DownloadError:
     reason = getattr(exc, "reason", exc)
+    if isinstance(reason, ValueError):  # urllib's checks of an address (the proxy's: ours are checked)
+        return DownloadError(f"cannot download {what} from {host}: {' '.join(str(reason).split())[:200]}",
+                             hint="check COST_MIRROR and the proxy variables (https_proxy, http_proxy)")
     if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
         return DownloadError(f"the TLS certificate of {host} could not be verified while downloading {what}",
                              hint="behind an intercepting proxy, point SSL_CERT_FILE at its CA bundle")

@@ -248,7 +248,7 @@ def _url_folder(spec: ModelSpec, download: bool, force: bool) -> Path:
     if not src.is_file():
         if not allowed:
             raise fetch.not_cached(spec.name, cost_cache(), offline_mode=offline())
-        fetch.download(fetch.mirrored(spec.url), src, spec.sha256, spec.name)
+        fetch.download(fetch.mirrored(spec.url), src, spec.sha256, spec.name, size=spec.size_bytes)
     return _convert(spec, src, out)
 
 
