@@ -138,6 +138,7 @@ class DecordReader:
             raise DecodeError("decord is not installed (pip install decord2)") from exc
         self._fd = fd
         src = fd_path(fd)
+        _refused_by_fault(self.name, path)
         try:
             self._vr = decord.VideoReader(src, ctx=decord.cpu(0), num_threads=1)
             n = len(self._vr)
@@ -195,6 +196,7 @@ class OpenCVReader:
 
         self._cv2 = cv2
         self._fd = fd
+        _refused_by_fault(self.name, path)
         cap = cv2.VideoCapture(fd_path(fd), cv2.CAP_FFMPEG)
         if not cap.isOpened():
             raise DecodeError("cannot decode (OpenCV could not open it as a video)")
@@ -204,6 +206,11 @@ class OpenCVReader:
             n = frame_count
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0)
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if n == 0 and frame_count is None:
+            cap.release()
+            err = DecodeError("no video frames (the video track is empty)")
+            err.empty = True  # the true reason, should decord fail on the file too
+            raise err
         if n <= 0 or n > 10**9:
             cap.release()
             raise DecodeError(f"cannot decode (bad frame count {n})")
@@ -216,6 +223,7 @@ class OpenCVReader:
         self._cap = cap
         self._ts: list[float] = []
         self._grabbed = 0
+        self._first_pts = 0.0  # the first frame's time in frames (CAP_PROP_PTS), once grabbed
         self.info = VideoInfo(n, fps if fps > 0 else 25.0, w, h, rotation, self.name, None, None)
 
     def frames(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
@@ -227,6 +235,8 @@ class OpenCVReader:
             if not self._cap.grab():
                 break
             self._ts.append(self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+            if not self._grabbed:
+                self._first_pts = _first_pts(self._cap)
             i = self._grabbed
             self._grabbed += 1
             if nxt is not None and i == nxt:
@@ -247,9 +257,13 @@ class OpenCVReader:
         if self._grabbed < n:
             # OpenCV never raises on a damaged stream; a short read is a failure unless the
             # stream's own clock says it reached the end (the count was an estimate)
+            # the clock is the stream's own from its first frame; a count taken from the container's
+            # duration also counts the time before a first frame that is not at 0 (a segment cut
+            # with `-c copy -copyts`, a live capture): measured from that frame too. (decord, which
+            # would read such a file, reads a truncated one without a word: no fallback here.)
             m = self._grabbed
             step = float(np.median(np.diff(self._ts[-9:]))) if m >= 2 else 0.0
-            expected_end = self._claimed / self.info.fps
+            expected_end = (self._claimed - self._first_pts) / self.info.fps
             if m >= 1 and step > 0 and self._ts[-1] + step >= expected_end - 2 * step:
                 raise FrameCountChanged(m)
             if m == 0:
@@ -275,6 +289,15 @@ class OpenCVReader:
 
     def close(self) -> None:
         self._cap.release()
+
+
+def _first_pts(cap) -> float:
+    """The first frame's presentation time in frames (OpenCV's CAP_PROP_PTS, FFmpeg backend:
+    the stream's own time, where CAP_PROP_POS_MSEC starts at 0); 0 when unknown."""
+    import cv2
+
+    pts = cap.get(cv2.CAP_PROP_PTS) if hasattr(cv2, "CAP_PROP_PTS") else 0.0
+    return float(pts) if pts == pts and 0 < pts < 1e9 else 0.0
 
 
 def _short(exc: BaseException) -> str:
@@ -318,7 +341,7 @@ def open_reader(path: str, backend: str = "auto", frame_count: int | None = None
             try:
                 return _attach(DecordReader(path, fd), fd)
             except DecodeError as second:  # decord names the reason better (audio only, ...)
-                raise second from None
+                raise (first if getattr(first, "empty", False) else second) from None
         if backend == "auto" and reader._codec().lower() in NO_OPENCV_DECODER:
             reader._cap.release()
             os.lseek(fd, 0, os.SEEK_SET)
@@ -327,6 +350,17 @@ def open_reader(path: str, backend: str = "auto", frame_count: int | None = None
     except BaseException:
         os.close(fd)
         raise
+
+
+def _refused_by_fault(backend: str, path: str) -> None:
+    """Tests only (``COST_FAULT_INJECT=refuse=BACKEND:SUBSTR``): this backend cannot open the file,
+    as when its FFmpeg lacks the codec, whatever decoder builds the machine has."""
+    from . import faults
+
+    if faults.refused(backend, path):
+        err = DecodeError(f"cannot decode ({backend} refused it: COST_FAULT_INJECT)")
+        err.fallback = True
+        raise err
 
 
 def _attach(reader, fd: int):
