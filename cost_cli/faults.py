@@ -13,6 +13,9 @@ outside tests) every function here returns at once. Kinds:
   header not yet written), ``json-rebuild`` (the JSON document written beside the output, not
   yet renamed over it), ``merge-written`` (``cost merge``: the merged file and its journal
   written beside ``--out``, not yet renamed into place);
+* ``refuse=BACKEND:SUBSTR``: the decoder BACKEND (``opencv`` or ``decord``) cannot open a path
+  holding SUBSTR, as when its FFmpeg lacks the codec (:func:`refused`), so the fallback between
+  decoders is tested whatever decoder builds the machine has;
 * ``slow-start=SECONDS``: a decode worker process sleeps while it is still starting (Python's
   own start-up, before the worker's code runs: :func:`worker_bootstrap`), as a loaded machine
   makes it, so a test can signal it in that state;
@@ -63,6 +66,16 @@ def stall(point: str) -> None:
     if any(kind == "stall" and arg == point for kind, arg in _items()):
         while True:
             time.sleep(3600)
+
+
+def refused(backend: str, path: str) -> bool:
+    """Whether ``refuse=BACKEND:SUBSTR`` says ``backend`` cannot open ``path``."""
+    for kind, arg in _items():
+        if kind == "refuse":
+            want, _, pattern = arg.partition(":")
+            if want == backend and pattern and pattern in path:
+                return True
+    return False
 
 
 def worker_bootstrap() -> None:
