@@ -403,7 +403,14 @@ from cost_cli import cli
 before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
 args = sys.argv[1:]
 os.environ["COST_FAULT_INJECT"] = "hang=c2"
-threading.Timer(4.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+
+def interrupt_once_c1_is_written():  # c0 and c1 committed, c2's decoder hangs: no timing luck
+    import time
+    while not (os.path.exists("first.csv") and "c1.mp4" in open("first.csv").read()):
+        time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=interrupt_once_c1_is_written, daemon=True).start()
 codes = []
 try:
     cli.main(args + ["-o", "first.csv"])
