@@ -15,7 +15,7 @@ import fnmatch
 import os
 import stat
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
 
 from .environment import gc_paused
 
@@ -96,13 +96,21 @@ def identity(path: str) -> str:
     return os.path.realpath(path)
 
 
-def _subdirs(d: str) -> list[os.DirEntry]:
-    """Visible entries of ``d``, sorted by name; [] when it cannot be read."""
+def _subdirs(d: str, on_error: Callable[[str, str], None] | None = None) -> list[os.DirEntry]:
+    """Visible entries of ``d``, sorted by name; [] when it cannot be read, and then
+    ``on_error(d, reason)`` is told why (a folder whose videos would otherwise be skipped in
+    silence)."""
     try:
         with os.scandir(d or ".") as it:
             return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
-    except OSError:
+    except OSError as exc:
+        if on_error is not None:
+            on_error(d or ".", f"cannot read this folder ({_reason(exc)}): its videos are not labeled")
         return []
+
+
+def _reason(exc: OSError) -> str:
+    return (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
 
 
 def _is_dir(e: os.DirEntry) -> bool:
@@ -120,9 +128,11 @@ def _dir_key(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def walk(root: str, ids: Identities | None = None, seen: set | None = None) -> Iterator[tuple[str, str, bool]]:
+def walk(root: str, ids: Identities | None = None, seen: set | None = None,
+         on_error: Callable[[str, str], None] | None = None) -> Iterator[tuple[str, str, bool]]:
     """Video files under ``root``: (path, identity, is_link). Sorted, hidden entries skipped,
-    symbolic links followed; a folder reached twice (a loop, or two links to it) is walked once."""
+    symbolic links followed; a folder reached twice (a loop, or two links to it) is walked once.
+    A folder that cannot be read (or stat'ed) is reported to ``on_error(folder, reason)``."""
     ids = ids or Identities()
     seen = set() if seen is None else seen
     stack = [root]  # folders still to visit, the next one last
@@ -130,13 +140,20 @@ def walk(root: str, ids: Identities | None = None, seen: set | None = None) -> I
     while stack:
         d = stack.pop()
         key = _dir_key(d)
-        if key is None or key in seen:
+        if key is None:
+            if on_error is not None and os.path.lexists(d):  # gone since it was listed: nothing lost
+                try:
+                    os.stat(d)
+                except OSError as exc:
+                    on_error(d, f"cannot read this folder ({_reason(exc)}): its videos are not labeled")
+            continue
+        if key in seen:
             continue
         seen.add(key)
         real = ids.folder(d)
         prefix = real if real.endswith(os.sep) else real + os.sep  # ("/" itself ends in one)
         subdirs = []
-        for e in _subdirs(d):
+        for e in _subdirs(d, on_error):
             name = e.name
             dot = name.rfind(".")
             is_video = dot > 0 and name[dot:].lower() in exts
@@ -148,11 +165,11 @@ def walk(root: str, ids: Identities | None = None, seen: set | None = None) -> I
         stack.extend(reversed(subdirs))  # depth first, in name order
 
 
-def glob_paths(pattern: str) -> list[str]:
+def glob_paths(pattern: str, on_error: Callable[[str, str], None] | None = None) -> list[str]:
     """The paths a shell-style pattern matches (``*``, ``?``, ``[...]``, and ``**`` for any
     depth), sorted. Like :func:`glob.glob` with ``recursive=True`` (hidden names are matched only
     by a pattern that starts with a dot), but ``**`` walks symbolic-link loops once instead of
-    forever."""
+    forever, and a folder it cannot read is reported to ``on_error(folder, reason)``."""
     absolute = pattern.startswith(os.sep)
     parts = [p for p in pattern.split(os.sep) if p not in ("",)]
     found: set[str] = set()
@@ -170,7 +187,7 @@ def glob_paths(pattern: str) -> list[str]:
                 return
             seen.add(key)
             yield d
-            for e in _subdirs(d):
+            for e in _subdirs(d, on_error):
                 if _is_dir(e):
                     yield from visit(join(d, e.name))
 
@@ -188,7 +205,7 @@ def glob_paths(pattern: str) -> list[str]:
                 if last:
                     if d:
                         found.add(d)
-                    for e in _subdirs(d):
+                    for e in _subdirs(d):  # all_dirs() has reported an unreadable d already
                         found.add(join(d, e.name))
                 else:
                     match(d, i + 1)
@@ -201,10 +218,13 @@ def glob_paths(pattern: str) -> list[str]:
             elif os.path.isdir(nxt):
                 match(nxt, i + 1)
             return
+        where = cur or (os.sep if absolute else ".")
         try:
-            with os.scandir(cur or (os.sep if absolute else ".")) as it:
+            with os.scandir(where) as it:
                 names = sorted(e.name for e in it)
-        except OSError:
+        except OSError as exc:
+            if on_error is not None:
+                on_error(where, f"cannot read this folder ({_reason(exc)}): its videos are not labeled")
             return
         for name in names:
             if name.startswith(".") and not part.startswith("."):
@@ -240,6 +260,12 @@ def _discover(args: Iterable[str], stdin: BinaryIO | None, null: bool) -> tuple[
     seen_ids: set[str] = set()
     seen_dirs: set[tuple[int, int]] = set()  # folders walked once, whichever argument reaches them
     ids = Identities()
+    unreadable: set[str] = set()
+
+    def cannot_read(folder: str, reason: str) -> None:  # once per folder, whichever walk meets it
+        if folder not in unreadable:
+            unreadable.add(folder)
+            problems.append(Problem(folder, reason))
 
     append, os_stat, is_reg = videos.append, os.stat, stat.S_ISREG
 
@@ -266,7 +292,7 @@ def _discover(args: Iterable[str], stdin: BinaryIO | None, null: bool) -> tuple[
 
     def add_all(root: str) -> None:
         # the hot loop of a million-file folder: add() without a call per file
-        for path, ident, _ in walk(root, ids, seen_dirs):
+        for path, ident, _ in walk(root, ids, seen_dirs, cannot_read):
             if ident in seen_ids:
                 continue
             try:
@@ -288,7 +314,7 @@ def _discover(args: Iterable[str], stdin: BinaryIO | None, null: bool) -> tuple[
         elif os.path.lexists(arg):
             add(arg)  # an explicit file is tried whatever its extension
         elif GLOB_CHARS & set(arg):
-            matches = glob_paths(arg)
+            matches = glob_paths(arg, cannot_read)
             if not matches:
                 problems.append(Problem(arg, "no file matches this pattern"))
             for m in matches:
@@ -297,7 +323,12 @@ def _discover(args: Iterable[str], stdin: BinaryIO | None, null: bool) -> tuple[
                 elif is_video_name(m):
                     add(m)
         else:
-            problems.append(Problem(arg, "no such file or directory"))
+            try:
+                os.lstat(arg)
+                reason = "no such file or directory"
+            except OSError as exc:  # a folder on the way that cannot be entered, a name too long...
+                reason = _reason(exc)
+            problems.append(Problem(arg, reason))
 
     for arg in args:
         if arg == "-":
