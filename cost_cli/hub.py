@@ -13,28 +13,44 @@ Downloads go to the standard Hub cache, so ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_H
 * derived models: the ImageNet entries are built here from the Hub's 2D ResNet weights
   (:mod:`cost_cli.model.inflate`) and cached as model folders under ``$COST_CACHE``
   (default ``$HF_HOME/cost-cli``).
-* errors as one line and a hint (:class:`~cost_cli.errors.HubError`), never a traceback.
+* errors as one line and a hint (:class:`~cost_cli.errors.HubError`), never a traceback;
+  ``HF_ENDPOINT`` (and the proxy variables) must be an ``http(s)://host[:port]`` address, or the
+  run stops with one line, exit 2, before any request;
+* bounded answers. huggingface_hub reads what the endpoint sends: a JSON answer whole into
+  memory, a file until the body ends (it compares the size only afterwards). While this module
+  calls it, the library's HTTP client gets two hooks (:class:`_Bounds`): every request asks
+  for an uncompressed answer, and every answer's body is cut off at a bound: a file's at the
+  size the Hub lists for it (its ``HEAD`` answer), or at
+  :data:`~cost_cli.fetch.MAX_UNKNOWN_SIZE` (4 GiB) when none is listed; an API answer, an
+  error's or a redirect's body at :data:`MAX_ANSWER_BYTES` (16 MiB). An answer that announces
+  more, or comes compressed anyway, is refused before its body is read; free space is checked
+  once a file's size is known. huggingface_hub deletes its partial file when a download fails,
+  so nothing of a refused or cut-off file stays. Not bounded here: files that the ``hf_xet``
+  client fetches from Xet storage (that traffic is not huggingface_hub's HTTP client's).
 
-Why it is one module of ~430 lines: it is the one place that knows huggingface_hub (its
-constants, exception names and cache layout), so the environment, the error translation, the
-verification and the two kinds of Hub entries stay together rather than spreading that
-knowledge over several modules.
+Why it is one module of ~650 lines: it is the one place that knows huggingface_hub (its
+constants, exception names, HTTP client and cache layout), so the environment, the error
+translation, the bounds, the verification and the two kinds of Hub entries stay together
+rather than spreading that knowledge over several modules.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
+import json
 import logging
 import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
+from . import fetch
 from .errors import ConfigError, HubError
-from .fetch import cost_cache, offline
+from .fetch import check_address, check_proxies, cost_cache, disk_error, offline, space_problem
 from .registry import CHECKPOINT_SUFFIXES, parse_repo_ref
 
 if TYPE_CHECKING:
@@ -51,6 +67,10 @@ REPO_PATTERNS = ["config.json", "model.safetensors", "labels.txt", "README.md",
                  *(f"*{suffix}" for suffix in CHECKPOINT_SUFFIXES)]
 
 
+MAX_ANSWER_BYTES = 16 << 20  # the body of an API (JSON) answer, an error or a redirect
+_RESOLVE = re.compile(r"/resolve/[^/]+/(.+)$")  # a file's URL on the Hub: the file's name
+
+
 class ChecksumError(HubError):
     """A downloaded file whose sha256 is not the one expected."""
 
@@ -58,6 +78,13 @@ class ChecksumError(HubError):
 # ---------------------------------------------------------------------------- environment
 
 def _hf():
+    if "huggingface_hub.constants" not in sys.modules:
+        # huggingface_hub parses HF_ENDPOINT when it is imported, and fails there on some values
+        value = os.environ.get("HF_ENDPOINT", "").strip()
+        try:
+            urlsplit(value).hostname
+        except ValueError:
+            check_address("HF_ENDPOINT", value, "https://huggingface.co")
     try:
         import huggingface_hub
         import huggingface_hub.constants  # noqa: F401 - submodules are not loaded by the package
@@ -77,6 +104,12 @@ def endpoint() -> str:
 def hub_cache() -> Path:
     """The Hub cache folder (``HF_HUB_CACHE``, default ``$HF_HOME/hub``)."""
     return Path(_hf().constants.HF_HUB_CACHE).expanduser()
+
+
+def check_settings() -> None:
+    """Raise a one-line ConfigError (exit 2) when ``HF_ENDPOINT`` or a proxy variable is no address."""
+    check_address("HF_ENDPOINT", endpoint(), "https://huggingface.co")
+    check_proxies()
 
 
 class _OneLineHubLogs(logging.Filter):
@@ -137,9 +170,24 @@ def translate(exc: BaseException, what: str, repo_id: str, revision: str | None 
     where = endpoint()
     for e in _chain(exc):
         names = _names(e)
-        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-            return HubError(f"disk full while downloading {what} into {hub_cache()}",
+        if isinstance(e, OSError) and disk_error(e) is not None:
+            # huggingface_hub deletes the partial file of a failed download itself
+            return HubError(f"{disk_error(e)} while downloading {what} into {hub_cache()}",
                             hint="free some space, or point HF_HUB_CACHE (or HF_HOME) at a larger disk")
+        if "TooManyRedirects" in names:
+            return HubError(f"the Hub ({where}) answered the download of {what} with a redirect loop",
+                            hint="HF_ENDPOINT, or the server behind it, is misconfigured")
+        if names & {"UnsupportedProtocol", "InvalidURL"}:  # the endpoint is checked: a redirect's target
+            return HubError(f"the Hub ({where}) redirected the download of {what} to an address that is "
+                            f"not followed ({_first_line(e)})", hint="HF_ENDPOINT, or the server behind it, "
+                            "is misconfigured")
+        if "DecodingError" in names or isinstance(e, (json.JSONDecodeError, RecursionError)):
+            why = "JSON nested too deeply" if isinstance(e, RecursionError) else _first_line(e)
+            return HubError(f"the Hub ({where}) sent an unreadable answer while {what} was downloaded ({why})",
+                            hint="check that HF_ENDPOINT points at a Hugging Face Hub")
+        if "FileMetadataError" in names:
+            return HubError(f"{where} did not answer as a Hugging Face Hub does while {what} was downloaded "
+                            "(no commit or etag header)", hint="check that HF_ENDPOINT points at a Hugging Face Hub")
         if "GatedRepoError" in names:
             return HubError(f"{repo_id} is a gated repository: access needs a token that accepted its conditions",
                             hint=f"accept the conditions on {where}/{repo_id}, then set HF_TOKEN "
@@ -177,6 +225,11 @@ def translate(exc: BaseException, what: str, repo_id: str, revision: str | None 
     return None
 
 
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] or type(exc).__name__
+
+
 def _token_present() -> bool:
     try:
         return bool(_hf().get_token())
@@ -210,6 +263,157 @@ def _hub_errors(what: str, repo_id: str, revision: str | None = None,
         if mapped is None:
             raise
         raise mapped from None
+
+
+# ---------------------------------------------------------------------------- bounded answers
+
+class _Bounds:
+    """The limits of what one call into huggingface_hub may receive: hooks on its HTTP client.
+
+    ``on_request`` asks for uncompressed answers (a byte bound on a compressed body would bound
+    nothing). ``on_response`` runs once an answer's headers are in, before its body is read:
+    it notes the size a file's ``HEAD`` answer lists (``X-Linked-Size`` or ``Content-Length``;
+    under the answer's own URL and its redirect's target, the URL the file is then fetched
+    from), refuses what announces more than its bound or comes compressed, checks free space,
+    and wraps the body in a stream that stops at the bound.
+    """
+
+    def __init__(self, what: str, repo_id: str, capped: type) -> None:
+        self.what, self.repo_id, self.capped = what, repo_id, capped
+        self.listed: dict[str, tuple[int, str]] = {}  # URL -> (size the Hub lists, file name)
+
+    def on_request(self, request: Any) -> None:
+        request.headers["Accept-Encoding"] = "identity"
+
+    def on_response(self, response: Any) -> None:
+        request = response.request
+        url = str(request.url)
+        host = urlsplit(url).netloc
+        path = unquote(urlsplit(url).path)
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            raise HubError(f"the Hub ({host}) sent a compressed answer ({encoding}) to {path[:120]} while {self.what} "
+                           "was downloaded, though cost-cli asks for none; refused",
+                           hint="check HF_ENDPOINT and any proxy between this machine and the Hub")
+        location = response.headers.get("Location")
+        target = str(request.url.join(location)) if location else None
+        file = _RESOLVE.search(path)
+        if request.method == "HEAD" or response.status_code >= 300 or path.startswith("/api/"):
+            if request.method == "HEAD" and file is not None:
+                self._note(response, url, target, file.group(1))
+            elif target is not None and url in self.listed:  # a redirect on the way to a file
+                self.listed[target] = self.listed[url]
+            limit, bound = MAX_ANSWER_BYTES, f"{fetch.binary_size(MAX_ANSWER_BYTES)} in answer to {path[:120]}"
+        else:
+            limit, bound = self._file(response, url, file.group(1) if file else PurePosixPath(path).name)
+
+        def too_much(announced: int | None = None) -> HubError:
+            did = f"announces {fetch.mb(announced)}, more than" if announced is not None else "sent more than"
+            return HubError(f"the Hub ({host}) {did} {bound}, while {self.what} was downloaded; stopped, "
+                            "and nothing of it is kept", hint="check that HF_ENDPOINT points at a Hugging Face Hub")
+
+        length = response.headers.get("Content-Length", "").strip()
+        if request.method != "HEAD" and length.isdigit() and int(length) > limit:  # a HEAD's is the file's
+            raise too_much(int(length))
+        response.stream = self.capped(response.stream, limit, too_much)
+
+    def _note(self, response: Any, url: str, target: str | None, name: str) -> None:
+        """A file's HEAD answer: the size it lists, and the free space to download it."""
+        text = (response.headers.get("X-Linked-Size")
+                or ("" if response.is_redirect else response.headers.get("Content-Length", ""))).strip()
+        if not text.isdigit():
+            return
+        size = int(text)
+        self.listed[url] = (size, name)
+        if target is not None:
+            self.listed[target] = (size, name)
+        etag = (response.headers.get("X-Linked-Etag") or response.headers.get("ETag") or "").strip()
+        etag = etag.removeprefix("W/").strip('"')
+        if etag and "/" not in etag and not (self._blobs() / etag).exists():  # it is about to be downloaded
+            self._space(size, name)
+
+    def _file(self, response: Any, url: str, name: str) -> tuple[int, str]:
+        """A file's body: the bytes it may hold, and the words for that bound."""
+        start = 0
+        if response.status_code == 206:  # a resumed download: the rest of the file
+            m = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
+            start = int(m.group(1)) if m else 0
+        listed = self.listed.get(url)
+        if listed is not None:
+            size, name = listed
+            return max(0, size - start), f"the {fetch.mb(size)} it lists for {name}"
+        length = response.headers.get("Content-Length", "").strip()
+        if length.isdigit():
+            self._space(int(length), name)
+        return (max(0, fetch.MAX_UNKNOWN_SIZE - start),
+                f"the {fetch.binary_size(fetch.MAX_UNKNOWN_SIZE)} cap for {name}, a file it lists no size for")
+
+    def _blobs(self) -> Path:
+        return hub_cache() / ("models--" + self.repo_id.replace("/", "--")) / "blobs"
+
+    def _space(self, size: int, name: str) -> None:
+        problem = space_problem(self._blobs(), size)
+        if problem is not None:
+            raise HubError(f"not enough space in {hub_cache()} to download {name} of {self.what}: {problem}",
+                           hint="free some space, or point HF_HUB_CACHE (or HF_HOME) at a larger disk")
+
+
+def _capped_stream(base: type) -> type:
+    """A subclass of the HTTP library's ``SyncByteStream`` that raises ``too_much()`` once more
+    than ``limit`` bytes came (before it hands on the block that crossed it)."""
+
+    class Capped(base):  # type: ignore[misc, valid-type]
+        def __init__(self, stream: Any, limit: int, too_much: Callable[..., HubError]) -> None:
+            self._stream, self._limit, self._too_much, self._seen = stream, limit, too_much, 0
+
+        def __iter__(self) -> Iterator[bytes]:
+            for block in self._stream:
+                self._seen += len(block)
+                if self._seen > self._limit:
+                    raise self._too_much()
+                yield block
+
+        def close(self) -> None:
+            self._stream.close()
+
+        @property
+        def elapsed(self) -> Any:  # the library reads the time a response took from its stream
+            return getattr(self._stream, "elapsed", None)
+
+    return Capped
+
+
+@contextlib.contextmanager
+def _bounded(what: str, repo_id: str) -> Iterator[None]:
+    """huggingface_hub's HTTP client with :class:`_Bounds`' hooks, for the calls inside the block.
+
+    The library makes its client with a factory that a program may replace: the client the
+    factory in place makes gets the hooks, and that factory is put back (and its client closed)
+    at the end, so nothing outlives the block. A huggingface_hub without this client API (the
+    ``requests`` releases before 1.0) runs unbounded.
+    """
+    hf = _hf()
+    http = getattr(hf.utils, "_http", None)
+    library = getattr(http, "httpx2", None) or getattr(http, "httpx", None)
+    previous = getattr(http, "_GLOBAL_CLIENT_FACTORY", None)
+    setter = getattr(hf, "set_client_factory", None)
+    if library is None or previous is None or setter is None or not hasattr(library, "SyncByteStream"):
+        yield
+        return
+    bounds = _Bounds(what, repo_id, _capped_stream(library.SyncByteStream))
+
+    def factory() -> Any:
+        client = previous()
+        hooks = client.event_hooks
+        client.event_hooks = {"request": [*hooks.get("request", []), bounds.on_request],
+                              "response": [*hooks.get("response", []), bounds.on_response]}
+        return client
+
+    setter(factory)
+    try:
+        yield
+    finally:
+        setter(previous)
 
 
 # ---------------------------------------------------------------------------- verification
@@ -292,10 +496,13 @@ def resolve_repo(ref: str, download: bool | None = None, force: bool = False) ->
     _configure()
     hf = _hf()
     allowed = (download is not False) and not offline()
+    if allowed:
+        check_settings()
     with _hub_errors(ref, repo_id, revision):
         try:
-            path = hf.snapshot_download(repo_id, revision=revision, allow_patterns=REPO_PATTERNS,
-                                        local_files_only=not allowed, force_download=force and allowed)
+            with _bounded(ref, repo_id) if allowed else contextlib.nullcontext():
+                path = hf.snapshot_download(repo_id, revision=revision, allow_patterns=REPO_PATTERNS,
+                                            local_files_only=not allowed, force_download=force and allowed)
         except Exception as exc:  # noqa: BLE001
             if not allowed and "LocalEntryNotFoundError" in {n for e in _chain(exc) for n in _names(e)}:
                 raise not_cached(ref, offline_mode=offline()) from None
@@ -311,10 +518,13 @@ def resolve_repo(ref: str, download: bool | None = None, force: bool = False) ->
 def _download_file(spec: "ModelSpec", filename: str, allowed: bool, force: bool) -> Path:
     hf = _hf()
     revision = spec.revision or None
+    if allowed:
+        check_settings()
     with _hub_errors(spec.name, spec.hub_repo, revision, filename):
         try:
-            path = hf.hf_hub_download(spec.hub_repo, filename, revision=revision,
-                                      local_files_only=not allowed, force_download=force and allowed)
+            with _bounded(spec.name, spec.hub_repo) if allowed else contextlib.nullcontext():
+                path = hf.hf_hub_download(spec.hub_repo, filename, revision=revision,
+                                          local_files_only=not allowed, force_download=force and allowed)
         except Exception as exc:  # noqa: BLE001
             if not allowed and "LocalEntryNotFoundError" in {n for e in _chain(exc) for n in _names(e)}:
                 raise not_cached(spec.name, offline_mode=offline()) from None
