@@ -14,8 +14,9 @@ Downloads go to the standard Hub cache, so ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_H
   (:mod:`cost_cli.model.inflate`) and cached as model folders under ``$COST_CACHE``
   (default ``$HF_HOME/cost-cli``).
 * errors as one line and a hint (:class:`~cost_cli.errors.HubError`), never a traceback;
-  ``HF_ENDPOINT`` (and the proxy variables) must be an ``http(s)://host[:port]`` address, or the
-  run stops with one line, exit 2, before any request;
+  ``HF_ENDPOINT`` (and the proxy variables) must be an ``http(s)://host[:port]`` address, or a
+  run that needs the network stops with one line, exit 2, before its first request (a cached
+  model is used whatever they say);
 * bounded answers. huggingface_hub reads what the endpoint sends: a JSON answer whole into
   memory, a file until the body ends (it compares the size only afterwards). While this module
   calls it, the library's HTTP client gets two hooks (:class:`_Bounds`): every request asks
@@ -42,7 +43,6 @@ import json
 import logging
 import os
 import re
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -78,13 +78,13 @@ class ChecksumError(HubError):
 # ---------------------------------------------------------------------------- environment
 
 def _hf():
-    if "huggingface_hub.constants" not in sys.modules:
-        # huggingface_hub parses HF_ENDPOINT when it is imported, and fails there on some values
-        value = os.environ.get("HF_ENDPOINT", "").strip()
-        try:
-            urlsplit(value).hostname
-        except ValueError:
-            check_address("HF_ENDPOINT", value, "https://huggingface.co")
+    # huggingface_hub parses HF_ENDPOINT's host and port when its modules are imported (some of
+    # them on first use), and fails there with a bare ValueError on a value they cannot parse
+    value = os.environ.get("HF_ENDPOINT", "").strip()
+    try:
+        urlsplit(value).port
+    except ValueError:
+        check_address("HF_ENDPOINT", value, "https://huggingface.co")
     try:
         import huggingface_hub
         import huggingface_hub.constants  # noqa: F401 - submodules are not loaded by the package
@@ -107,7 +107,11 @@ def hub_cache() -> Path:
 
 
 def check_settings() -> None:
-    """Raise a one-line ConfigError (exit 2) when ``HF_ENDPOINT`` or a proxy variable is no address."""
+    """Raise a one-line ConfigError (exit 2) when ``HF_ENDPOINT`` or a proxy variable is no address.
+
+    Checked when a request is about to be made (or could not be made): a model in the cache
+    is used whatever these say, as huggingface_hub uses it.
+    """
     check_address("HF_ENDPOINT", endpoint(), "https://huggingface.co")
     check_proxies()
 
@@ -256,9 +260,11 @@ def _hub_errors(what: str, repo_id: str, revision: str | None = None,
                filename: str | None = None) -> Iterator[None]:
     try:
         yield
-    except HubError:
+    except (HubError, ConfigError):
         raise
     except Exception as exc:  # noqa: BLE001 - translated or re-raised untouched
+        if {"UnsupportedProtocol", "InvalidURL"} & {n for e in _chain(exc) for n in _names(e)}:
+            check_settings()  # an endpoint or proxy that is no address (httpx refuses it before any hook)
         mapped = translate(exc, what, repo_id, revision, filename)
         if mapped is None:
             raise
@@ -281,8 +287,12 @@ class _Bounds:
     def __init__(self, what: str, repo_id: str, capped: type) -> None:
         self.what, self.repo_id, self.capped = what, repo_id, capped
         self.listed: dict[str, tuple[int, str]] = {}  # URL -> (size the Hub lists, file name)
+        self.checked = False
 
     def on_request(self, request: Any) -> None:
+        if not self.checked:  # the first request: the settings it is made with are addresses
+            check_settings()
+            self.checked = True
         request.headers["Accept-Encoding"] = "identity"
 
     def on_response(self, response: Any) -> None:
@@ -496,8 +506,6 @@ def resolve_repo(ref: str, download: bool | None = None, force: bool = False) ->
     _configure()
     hf = _hf()
     allowed = (download is not False) and not offline()
-    if allowed:
-        check_settings()
     with _hub_errors(ref, repo_id, revision):
         try:
             with _bounded(ref, repo_id) if allowed else contextlib.nullcontext():
@@ -518,8 +526,6 @@ def resolve_repo(ref: str, download: bool | None = None, force: bool = False) ->
 def _download_file(spec: "ModelSpec", filename: str, allowed: bool, force: bool) -> Path:
     hf = _hf()
     revision = spec.revision or None
-    if allowed:
-        check_settings()
     with _hub_errors(spec.name, spec.hub_repo, revision, filename):
         try:
             with _bounded(spec.name, spec.hub_repo) if allowed else contextlib.nullcontext():
