@@ -5,7 +5,8 @@ servers started here on 127.0.0.1 that misbehave on purpose: bodies that never e
 that announce more than the file holds, redirect loops, compressed or deeply nested answers.
 `cost` runs as a user runs it: URL downloads in this process (tests/clirun.py), Hub downloads in
 a process of their own (huggingface_hub reads HF_ENDPOINT when it is imported). A lack of space
-is made with RLIMIT_FSIZE in that process (writes past the limit fail with EFBIG).
+is made with RLIMIT_FSIZE in that process (writes past the limit fail with EFBIG), and with a
+2 MB tmpfs in a user and mount namespace of its own (ENOSPC; skipped where none is allowed).
 
 Every server bounds itself (time and bytes) so that a client that did not stop fails the test
 instead of hanging it or filling the disk.
@@ -209,6 +210,18 @@ def test_an_endless_body_stops_at_the_recorded_size(plain, url_run):
         assert sent_to(plain, path) < SERVER_BYTES // 4
 
 
+def test_a_mirror_is_bounded_by_the_same_recorded_size(plain, url_run):
+    """COST_MIRROR sends the registry's path to the test server, which never ends its answer."""
+    path = "/mmaction/v1.0/recognition/x/x_20250101-abababab.pth"
+    plain.routes[path] = lambda h: stream_forever(h)
+    entries = [url_entry("far", "https://download.example.invalid" + path, "ab" * 32, size_bytes=500_000)]
+    r = url_run("download", "far", entries=entries, env={"COST_MIRROR": plain.url})
+    line = one_error(r, 1, "sent more than the 0.5 MB the registry records", "(COST_MIRROR)", logs=True)
+    assert urlsplit(plain.url).netloc in line
+    assert leftovers(url_run.cache) == []
+    assert sent_to(plain, path) < SERVER_BYTES // 4
+
+
 def test_an_endless_body_of_no_recorded_size_stops_at_the_cap(plain, url_run, monkeypatch):
     """The cap (4 GiB) made 8 MiB here, so that the test writes little."""
     from cost_cli import fetch
@@ -278,6 +291,52 @@ def test_disk_full_deletes_the_part(plain, tmp_path):
     line = one_error(r, 1, "file too large", "part file is deleted", logs=True)
     assert str(tmp_path / "hf" / "cost-cli" / "downloads") in line
     assert leftovers(tmp_path / "hf" / "cost-cli") == []
+
+
+def in_small_tmpfs(folder: Path, size: str, inner: str, env: dict) -> subprocess.CompletedProcess | None:
+    """Run the shell command ``inner`` with a tmpfs of ``size`` mounted on ``folder``, in a user
+    and mount namespace of its own (the mount goes with it); None where this machine allows no
+    such namespace."""
+    import shutil
+
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return None
+    folder.mkdir(exist_ok=True)
+    mount = f"mount -t tmpfs -o size={size} tmpfs {folder}"
+    probe = subprocess.run([unshare, "-rm", "sh", "-c", mount], capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        return None
+    return subprocess.run([unshare, "-rm", "sh", "-c", f"{mount} && {inner}"], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_a_full_disk_deletes_the_part_and_a_known_size_is_checked_first(plain, tmp_path):
+    """A 2 MB tmpfs as COST_CACHE: a file of no announced size fills it (ENOSPC) and its part
+    goes; a 3 MB file, the size its answer announces, is refused before a byte is written."""
+    import shlex
+
+    plain.routes["/e/a.pth"] = lambda h: stream_forever(h)
+    plain.routes["/k/a.pth"] = serve_bytes(os.urandom(3_000_000))
+    registry = tmp_path / "registry.json"
+    registry.write_text(json.dumps({"models": [entry(plain, "endless", "/e/a.pth"),
+                                               entry(plain, "known", "/k/a.pth")]}))
+    small = tmp_path / "small"
+    env = dict(clean_env(tmp_path), COST_REGISTRY=str(registry), COST_CACHE=str(small))
+    cost = f"{shlex.quote(sys.executable)} -m cost_cli download"
+    inner = "; ".join(f"{cost} {name} 2> {tmp_path / name}.err; echo $? > {tmp_path / name}.rc"
+                      for name in ("endless", "known")) + f"; find {small} -type f > {tmp_path / 'left'}"
+    ran = in_small_tmpfs(small, "2m", inner, env)
+    if ran is None:
+        pytest.skip("no small tmpfs: this machine allows no user and mount namespace (unshare -rm)")
+    assert ran.returncode == 0, ran.stderr
+    for name, needles in (("endless", ("disk full while downloading endless", "part file is deleted")),
+                          ("known", ("not enough space in", "to download known: 3.0 MB needed", "MB free"))):
+        r = subprocess.CompletedProcess([name], int((tmp_path / f"{name}.rc").read_text()), "",
+                                        (tmp_path / f"{name}.err").read_text())
+        one_error(r, 1, *needles, logs=True)
+    assert [p for p in (tmp_path / "left").read_text().split() if not p.endswith(".lock")] == []
+    assert sent_to(plain, "/e/a.pth") < SERVER_BYTES // 4
 
 
 # --------------------------------------------------------------------------- registry files
@@ -487,11 +546,28 @@ def test_hub_unreadable_answers_are_one_line(faulty, kind):
     one_error(launch(["download", "cost-test/odd"], faulty.env), 1, needle)
 
 
-@pytest.mark.parametrize("value,needle", [("http://[::1", "Invalid IPv6 URL"), ("file:///etc", "not an http"),
-                                          ("http://127.0.0.1:99999", "Port out of range")])
-def test_malformed_hf_endpoint_is_one_line_exit_2(faulty, value, needle):
-    r = launch(["download", "cost-test/x"], dict(faulty.env, HF_ENDPOINT=value))
-    assert "HF_ENDPOINT" in one_error(r, 2, needle)
+@pytest.mark.parametrize("variable,value,needle", [
+    ("HF_ENDPOINT", "http://[::1", "Invalid IPv6 URL"),
+    ("HF_ENDPOINT", "file:///etc", "not an http"),
+    ("HF_ENDPOINT", "http://127.0.0.1:99999", "Port out of range"),
+    ("https_proxy", "http://[::1", "not a proxy address"),
+])
+def test_malformed_hub_settings_are_one_line_exit_2(faulty, variable, value, needle):
+    r = launch(["download", "cost-test/x"], dict(faulty.env, **{variable: value}))
+    assert variable in one_error(r, 2, needle)
+    assert faulty.requests == []
+
+
+def test_a_cached_hub_model_is_used_whatever_the_settings_say(faulty, tmp_path):
+    """The settings are checked when a request is to be made: none is for a cached commit."""
+    model_repo(faulty, "cost-test/cached", 1000)
+    first = launch(["download", f"cost-test/cached@{C1}"], faulty.env)
+    assert first.returncode == 0, first.stderr
+    seen = len(faulty.requests)
+    for change in ({"HF_ENDPOINT": "file:///etc"}, {"https_proxy": "http://[::1", "http_proxy": "http://[::1"}):
+        r = launch(["download", f"cost-test/cached@{C1}"], dict(faulty.env, **change))
+        assert r.returncode == 0 and r.stdout == first.stdout, r.stderr
+    assert len(faulty.requests) == seen
 
 
 def test_hub_free_space_is_checked_before_the_download(faulty, tmp_path):
@@ -518,6 +594,34 @@ def test_hub_disk_full_leaves_no_partial_file(faulty, tmp_path):
     one_error(r, 1, "file too large", "while downloading cost-test/full")
     assert incomplete(tmp_path) == []
     assert not [p for p in (tmp_path / "hf").rglob("blobs/*") if p.stat().st_size >= 1_000_000]
+
+
+def test_hub_full_disk_leaves_no_partial_file(faulty, tmp_path):
+    """HF_HUB_CACHE on a 2 MB tmpfs, a file of no listed size that never ends: ENOSPC, one
+    line, and huggingface_hub's partial file is gone."""
+    import shlex
+
+    data, path = model_repo(faulty, "cost-test/fills", 1000)
+
+    def head(h):  # no size listed: nothing to check the free space against
+        h.send_response(200)
+        for k, v in hub_headers(data).items():
+            h.send_header(k, v)
+        h.end_headers()
+
+    faulty.faults[("HEAD", path)] = head
+    faulty.faults[("GET", path)] = lambda h: stream_forever(h, headers=hub_headers(data))
+    small = tmp_path / "small"
+    inner = (f"{shlex.quote(sys.executable)} -m cost_cli download cost-test/fills@{C1} 2> {tmp_path}/err; "
+             f"echo $? > {tmp_path}/rc; find {small} -name '*.incomplete' > {tmp_path}/left")
+    ran = in_small_tmpfs(small, "2m", inner, dict(faulty.env, HF_HUB_CACHE=str(small)))
+    if ran is None:
+        pytest.skip("no small tmpfs: this machine allows no user and mount namespace (unshare -rm)")
+    assert ran.returncode == 0, ran.stderr
+    r = subprocess.CompletedProcess([], int((tmp_path / "rc").read_text()), "", (tmp_path / "err").read_text())
+    one_error(r, 1, "disk full while downloading cost-test/fills", str(small))
+    assert (tmp_path / "left").read_text() == ""
+    assert sent_to(faulty, path) < SERVER_BYTES // 4
 
 
 def test_hub_downloads_still_work_through_the_bounds(faulty, tmp_path):
