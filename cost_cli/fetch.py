@@ -315,11 +315,15 @@ def _check_space(part: Path, needed: int, what: str) -> None:
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):
-    """urllib's redirects, with our limits: http(s) targets only, a loop named as one."""
+    """urllib's redirects, with our limits: http(s) targets only, a loop named as one, and the
+    redirect's body not read (urllib reads it whole, into memory, before it follows: a body
+    that never ends would take the memory)."""
 
     max_redirections = MAX_REDIRECTS
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            fp.close()  # urllib's fp.read() then reads nothing
         if urlsplit(newurl).scheme.lower() not in ("http", "https"):
             raise _BadRedirect(f"a redirect to {newurl[:200]!r}, which is no http(s) address")
         # the same test urllib makes after this call, made first so that it says what it is

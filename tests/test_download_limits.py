@@ -632,3 +632,16 @@ def test_hub_downloads_still_work_through_the_bounds(faulty, tmp_path):
     assert (Path(r.stdout.strip()) / "model.pth").read_bytes() == data
     gets = [q for q in faulty.requests if q[0] == "GET" and q[1] == path]
     assert len(gets) == 1 and incomplete(tmp_path) == []
+
+
+def test_a_redirect_whose_body_never_ends_is_followed_without_reading_it(plain, url_run):
+    """urllib reads a redirect's body whole before it follows the redirect: an endless one
+    would fill the memory. The body is not read; the redirect's target is fetched."""
+    plain.routes["/r/a.pth"] = lambda h: stream_forever(h, status=302, headers={"Location": "/t/a.pth"})
+    plain.routes["/t/a.pth"] = serve_bytes(b"x" * 1000)
+    started = time.monotonic()
+    r = url_run("download", "r", entries=[entry(plain, "r", "/r/a.pth")])
+    one_error(r, 1, "checksum mismatch", logs=True)  # the target's bytes came, and are not the file
+    assert time.monotonic() - started < 10
+    assert sent_to(plain, "/r/a.pth") < SERVER_BYTES // 4
+    assert ("GET", "/t/a.pth") in plain.requests
