@@ -12,9 +12,6 @@ Two families share one builder (:mod:`cost_cli.model.resnet3d_cost`) and one key
 
 from __future__ import annotations
 
-import json
-import os
-import struct
 from dataclasses import dataclass
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -186,26 +183,31 @@ def current_arch_id(arch: str, stem_rank: int | None) -> str:
     return arch
 
 
-def stem_rank(weights: str | os.PathLike) -> int | None:
-    """The rank of ``backbone.conv1.conv.weight`` in a ``model.safetensors``, read from the
-    file's JSON header alone (no torch, no tensor data); None when absent or unreadable."""
-    try:
-        with open(weights, "rb") as f:
-            size = struct.unpack("<Q", f.read(8))[0]
-            if size > 100_000_000:
-                return None
-            header = json.loads(f.read(size))
-        return len(header["backbone.conv1.conv.weight"]["shape"])
-    except (OSError, ValueError, KeyError, TypeError, struct.error):
-        return None
+def min_clip_len(arch: str, frames: int) -> int:
+    """The fewest frames a clip of ``arch`` (``frames``-frame stem) may hold: fewer and a temporal
+    pool (the stem's max-pool, the one after layer1) would have no frame left to pool."""
+    spec = get_arch(arch)
+    stem = spec.stem(frames)
+
+    def frames_out(t: int) -> int:
+        pad = (stem.kernel_t - 1) // 2  # conv1 pads time by half its kernel; the pools do not
+        t = (t + 2 * pad - stem.kernel_t) // stem.stride_t + 1
+        t = (t - stem.pool_kernel_t) // stem.pool_stride_t + 1
+        return (t - 2) // 2 + 1 if spec.temporal_pool and t >= 1 else t
+
+    t = 1
+    while frames_out(t) < 1:
+        t += 1
+    return t
 
 
-def upgrade_config(raw: dict, weights: str | os.PathLike) -> dict:
+def upgrade_config(raw: dict, stem_rank: int | None) -> dict:
     """A model folder's ``config.json`` (parsed) with a legacy architecture id replaced by the
-    id its weights have today (see :data:`LEGACY_IDS`); other configs come back unchanged."""
+    id its weights have today (see :data:`LEGACY_IDS`), given the rank of their stem weight
+    (``backbone.conv1.conv.weight``, None when absent); other configs come back unchanged."""
     arch = raw.get("arch") if isinstance(raw, dict) else None
     if isinstance(arch, str) and arch in LEGACY_IDS:
-        current = current_arch_id(arch, stem_rank(weights))
+        current = current_arch_id(arch, stem_rank)
         if current != arch:
             return {**raw, "arch": current}
     return raw

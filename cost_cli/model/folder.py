@@ -6,14 +6,18 @@ Every part of the tool reads and writes models through this module.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 import os
+import re
+import struct
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .archs import ARCHITECTURES, upgrade_config
+from .archs import ARCHITECTURES, LEGACY_IDS, min_clip_len, upgrade_config
 
 if TYPE_CHECKING:
     import torch
@@ -31,6 +35,20 @@ SYNTHETIC_DATASET = "cost-cli synthetic"
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
+
+# What a model folder may claim. Its files come from anywhere (a Hub repo, a colleague's disk), so
+# every size, depth and count is checked before anything is allocated from it. The bounds are far
+# beyond any published network (8-64 frames, 224-448 px crops, 400-21k classes) and far below
+# what would take the machine: 100,000 classes x 2,048 features is an 800 MB classifier, one
+# 128-frame clip at 512 px is 400 MB of input.
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few kB, its provenance notes included
+MAX_LABELS_BYTES = 16 << 20  # 100,000 names of 160 bytes
+MAX_HEADER_BYTES = 16 << 20  # a ResNet-101's safetensors header is about 100 kB
+MAX_JSON_DEPTH = 16  # config.json nests 3 deep (provenance -> stages -> a command)
+MAX_TEXT = 500  # characters of `name` and `dataset`
+LIMITS = {"num_classes": 100_000, "clip_len": 128, "frame_interval": 128, "short_side": 1024, "crop_size": 512}
+MEAN_RANGE = (0.0, 255.0)  # RGB, on the 0-255 scale of decoded pixels
+STD_RANGE = (1.0, 255.0)  # a std below 1 is a 0-1 scale one (0.229 ...) or a division by almost nothing
 
 
 @dataclass(frozen=True)
@@ -58,47 +76,67 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict, where: str = CONFIG_NAME) -> "ModelConfig":
+        """The config a parsed ``config.json`` describes, every field checked (:meth:`validate`);
+        ``where`` names the file in messages. Keys this version does not know are ignored."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where}: not a JSON object (holds {_json_kind(d)})")
+        _check_format_version(d.get("format_version", FORMAT_VERSION), where)  # before what it may change
+        for key in ("arch", "num_classes"):
+            if key not in d:
+                raise ConfigError(f"{where}: {key} is missing")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in known}
         for key in ("mean", "std"):
-            if key in kwargs:
-                try:
-                    kwargs[key] = tuple(float(v) for v in kwargs[key])
-                except (TypeError, ValueError):
-                    raise ConfigError(f"config.json: {key} must be three numbers (RGB)") from None
-        try:
-            cfg = cls(**kwargs)
-        except TypeError as exc:
-            raise ConfigError(f"config.json is incomplete: {exc}") from None
-        cfg.validate()
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])  # validate() checks what it holds
+        cfg = cls(**kwargs)
+        cfg.validate(where)
         return cfg
 
-    def validate(self) -> None:
-        if self.arch not in ARCHITECTURES:
-            raise ConfigError(f"config.json names an unknown architecture {self.arch!r}",
-                              hint=f"known: {', '.join(ARCHITECTURES)}")
-        if self.frames not in (8, 32):
-            raise ConfigError(f"config.json: frames must be 8 or 32, not {self.frames}")
-        if self.frames not in ARCHITECTURES[self.arch].frame_variants:
-            raise ConfigError(f"config.json: {self.arch} has no {self.frames}-frame variant")
-        for key in ("num_classes", "clip_len", "frame_interval", "short_side", "crop_size"):
-            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
-                raise ConfigError(f"config.json: {key} must be a positive integer")
-        if self.crop_size > self.short_side:
-            raise ConfigError("config.json: crop_size is larger than short_side")
-        import math
+    def validate(self, where: str = CONFIG_NAME) -> None:
+        """Refuse a config no network can be built or fed from: each field's type, then its range;
+        one line naming ``where`` and the field."""
 
-        for key in ("mean", "std"):
+        def refuse(key: str, expected: str, value: object) -> ConfigError:
+            return ConfigError(f"{where}: {key} must be {expected}, not {_shown(value)}")
+
+        _check_format_version(self.format_version, where)
+        if not isinstance(self.arch, str):
+            raise refuse("arch", "an architecture id (a string)", self.arch)
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"{where}: arch {_shown(self.arch)} is an unknown architecture",
+                              hint=f"known: {', '.join(ARCHITECTURES)}")
+        variants = ARCHITECTURES[self.arch].frame_variants
+        if not _is_int(self.frames) or self.frames not in variants:
+            raise refuse("frames", " or ".join(map(str, variants)) + f" for {self.arch}", self.frames)
+        for key, top in LIMITS.items():
+            value = getattr(self, key)
+            if not _is_int(value) or not 1 <= value <= top:
+                raise refuse(key, f"an integer from 1 to {top:,}", value)
+        least = min_clip_len(self.arch, self.frames)
+        if self.clip_len < least:
+            raise refuse("clip_len", f"at least {least} for {self.arch} ({self.frames}-frame stem: its "
+                         "temporal pools need that many frames)", self.clip_len)
+        if self.crop_size > self.short_side:
+            raise ConfigError(f"{where}: crop_size {self.crop_size} is larger than short_side {self.short_side}")
+        for key, (low, high) in (("mean", MEAN_RANGE), ("std", STD_RANGE)):
             values = getattr(self, key)
-            if len(values) != 3 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-                raise ConfigError(f"config.json: {key} must be three finite numbers (RGB), not {list(values)}")
-        if isinstance(self.smooth, bool) or not isinstance(self.smooth, (int, float)) \
-                or not math.isfinite(self.smooth) or self.smooth < 0:
-            raise ConfigError(f"config.json: smooth must be a number of nats, 0 or more, not {self.smooth!r}")
-        if any(v <= 0 for v in self.std):
-            raise ConfigError(f"config.json: std must be positive, not {list(self.std)} "
-                              "(a zero would divide every pixel by zero)")
+            if not isinstance(values, (tuple, list)) or len(values) != 3 \
+                    or not all(_is_number(v) and math.isfinite(v) for v in values):
+                raise refuse(key, "three finite numbers (RGB)", values)
+            if not all(low <= v <= high for v in values):
+                raise refuse(key, f"three numbers from {low:g} to {high:g} (RGB, 0-255 scale)"
+                             + (": a zero would divide every pixel by zero" if key == "std" and 0 in values else ""),
+                             list(values))
+        if not _is_number(self.smooth) or not math.isfinite(self.smooth) or self.smooth < 0:
+            raise refuse("smooth", "a number of nats, 0 or more", self.smooth)
+        for key in ("dataset", "name"):
+            text = getattr(self, key)
+            if not isinstance(text, str) or len(text) > MAX_TEXT or _CONTROL.search(text):
+                raise refuse(key, f"a string of at most {MAX_TEXT} characters, no control characters", text)
+        if not isinstance(self.provenance, dict):
+            raise refuse("provenance", "a JSON object", self.provenance)
 
     @property
     def synthetic(self) -> bool:
@@ -112,6 +150,14 @@ class ModelConfig:
 
     def with_(self, **changes) -> "ModelConfig":
         return replace(self, **changes)
+
+
+def _check_format_version(version: object, where: str) -> None:
+    if not _is_int(version) or version < 1:
+        raise ConfigError(f"{where}: format_version must be a positive integer, not {_shown(version)}")
+    if version > FORMAT_VERSION:
+        raise ConfigError(f"{where}: format_version {version} is newer than this tool understands "
+                          f"({FORMAT_VERSION})", hint="upgrade cost-cli")
 
 
 @dataclass
@@ -153,8 +199,9 @@ def split_labels(text: str) -> list[str]:
 
 
 def read_labels(path: str | os.PathLike) -> list[str]:
-    """One class name per line (:func:`split_labels`)."""
-    return split_labels(Path(path).read_text(encoding="utf-8"))
+    """One class name per line (:func:`split_labels`) of a UTF-8 file of at most
+    :data:`MAX_LABELS_BYTES`; raises ConfigError naming the file otherwise."""
+    return split_labels(_decode(_read_capped(path, MAX_LABELS_BYTES), str(path)))
 
 
 def is_model_folder(path: str | os.PathLike) -> bool:
@@ -162,37 +209,253 @@ def is_model_folder(path: str | os.PathLike) -> bool:
     return p.is_dir() and (p / CONFIG_NAME).is_file() and (p / WEIGHTS_NAME).is_file()
 
 
-def read_model_folder(path: str | os.PathLike) -> LoadedModel:
-    """Read and check a model folder; raises ConfigError with the reason."""
-    from safetensors.torch import load_file
+# ------------------------------------------------------------------------------ reading, checked
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# nesting depth of JSON text, in three linear passes (no backtracking): drop escaped characters,
+# then strings, then all but brackets
+_ESCAPED = re.compile(r"\\.", re.DOTALL)
+_STRING = re.compile(r'"[^"]*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# safetensors dtypes -> bytes per element
+_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2,
+                "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _json_kind(v: object) -> str:
+    """What a JSON value is, in JSON's words."""
+    if v is None:
+        return "null"
+    for kind, name in ((bool, "a boolean"), (str, "a string"), ((int, float), "a number"),
+                       ((list, tuple), "an array"), (dict, "an object")):
+        if isinstance(v, kind):
+            return name
+    return type(v).__name__
+
+
+def _shown(v: object, width: int = 60) -> str:
+    """A value as a message shows it: JSON's spelling, cut to ``width`` characters."""
+    try:
+        text = json.dumps(v, ensure_ascii=True, allow_nan=True)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= width else f"{text[:width - 5]}... ({_json_kind(v)})"
+
+
+def _read_capped(path: str | os.PathLike, limit: int) -> bytes:
+    """A regular file's bytes, refused past ``limit`` without reading further."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: not a regular file")
+    try:
+        with open(p, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(f"{p}: unreadable ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise ConfigError(f"{p}: larger than {limit:,} bytes, far more than such a file holds (not read)")
+    return data
+
+
+def _decode(data: bytes, where: str) -> str:
+    """UTF-8 text (a byte-order mark allowed), or a ConfigError saying where it is not."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})") from None
+
+
+def json_depth(text: str) -> int:
+    """How deep JSON text nests (``{}`` is 1), counted without parsing it: exact for valid JSON
+    and for the valid part of invalid JSON, which is as far as a parser gets."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPED.sub("", text)))
+    return max(itertools.accumulate(_STEP[c] for c in brackets), default=0)
+
+
+def parse_json(data: bytes, where: str, max_depth: int = MAX_JSON_DEPTH) -> object:
+    """JSON from outside, parsed only when it is UTF-8, nests at most ``max_depth`` deep and names
+    no key twice in one object; every failure is a one-line ConfigError naming ``where``."""
+    text = _decode(data, where)
+    if json_depth(text) > max_depth:
+        raise ConfigError(f"{where}: JSON nested more than {max_depth} levels deep")
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        out: dict = {}
+        for key, value in items:
+            if key in out:
+                raise _DuplicateKey(key)
+            out[key] = value
+        return out
+
+    def integer(digits: str) -> int:
+        if len(digits) > 40:  # Python refuses 4,300 digits with advice for programmers; say it plainly
+            raise ValueError(f"an integer of {len(digits):,} digits")
+        return int(digits)
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_int=integer)
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{where}: key {_shown(exc.args[0])} appears twice in one object") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, a huge integer
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{where}: not valid JSON ({reason[:120]})") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _config_json(folder: Path) -> tuple[dict, str]:
+    where = folder / CONFIG_NAME
+    raw = parse_json(_read_capped(where, MAX_CONFIG_BYTES), str(where))
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: not a JSON object (holds {_json_kind(raw)})")
+    return raw, str(where)
+
+
+def read_config(path: str | os.PathLike, stem_rank: int | None = None) -> ModelConfig:
+    """The checked :class:`ModelConfig` of a model folder's ``config.json`` (``path`` is the folder).
+
+    ``stem_rank``, the rank of the weights' stem tensor, lets a legacy id load as the network its
+    weights are (:func:`~cost_cli.model.archs.upgrade_config`). Raises ConfigError naming the
+    file and the field."""
+    raw, where = _config_json(Path(path))
+    return ModelConfig.from_dict(upgrade_config(raw, stem_rank), where)
+
+
+def read_weights_header(path: str | os.PathLike) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Tensor name -> (dtype, shape) of a ``model.safetensors``, from its JSON header alone (no
+    tensor data read, nothing allocated from the shapes); each tensor's byte range is checked
+    against its dtype, its shape and the file's size, so the shapes can be trusted."""
+    where = str(path)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            prefix = f.read(8)
+            n = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else None
+            if n is None or n > MAX_HEADER_BYTES or 8 + n > size:
+                raise ConfigError(f"{where}: unreadable weights (not a safetensors file: "
+                                  + ("shorter than 8 bytes)" if n is None else f"a header of {n:,} bytes "
+                                     f"in a file of {size:,})"))
+            data = f.read(n)
+    except OSError as exc:
+        raise ConfigError(f"{where}: unreadable weights ({exc.strerror or exc})") from None
+    header = parse_json(data, f"{where} (safetensors header)", max_depth=3)
+    if not isinstance(header, dict):
+        raise ConfigError(f"{where}: unreadable weights (the safetensors header is not a JSON object)")
+    room = size - 8 - n
+    out: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        bad = f"{where}: unreadable weights (tensor {_shown(key)}: "
+        if not isinstance(entry, dict):
+            raise ConfigError(bad + f"an entry of {_json_kind(entry)})")
+        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        if dtype not in _DTYPE_BYTES:
+            raise ConfigError(bad + f"dtype {_shown(dtype)} is none this tool reads)")
+        if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+            raise ConfigError(bad + f"shape {_shown(shape)} is no list of sizes)")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)
+                and 0 <= offsets[0] <= offsets[1] <= room):
+            raise ConfigError(bad + f"data_offsets {_shown(offsets)} lie outside the file's {room:,} bytes of data)")
+        if offsets[1] - offsets[0] != math.prod(shape) * _DTYPE_BYTES[dtype]:
+            raise ConfigError(bad + f"shape {shape} of {dtype} does not fill its {offsets[1] - offsets[0]:,} bytes)")
+        out[key] = (dtype, tuple(shape))
+    return out
+
+
+@dataclass
+class FolderFacts:
+    """What :func:`check_model_folder` found: everything but the tensors' values."""
+
+    config: ModelConfig
+    labels: list[str]
+    header: dict[str, tuple[str, tuple[int, ...]]]
+
+
+def check_model_folder(path: str | os.PathLike) -> FolderFacts:
+    """Check a model folder without loading its weights: ``config.json`` (size, nesting, every
+    field), the weights' safetensors header against the config (class count first, then every
+    key and shape of the architecture), ``labels.txt`` (UTF-8, size, one name per class).
+
+    Nothing is allocated from what the files claim before it has been checked against the
+    others. Raises ConfigError naming the file (and the field) on the first problem."""
     p = Path(path)
     if not p.is_dir():
         raise ConfigError(f"{p}: not a model folder (no such directory)")
     for name in (CONFIG_NAME, WEIGHTS_NAME):
         if not (p / name).is_file():
             raise ConfigError(f"{p}: not a model folder (missing {name})")
-    try:
-        raw = json.loads((p / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{p / CONFIG_NAME}: unreadable config ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p / CONFIG_NAME}: not a JSON object")
-    if raw.get("format_version", 1) > FORMAT_VERSION:
-        raise ConfigError(f"{p}: model folder format {raw['format_version']} is newer than this "
-                          f"tool understands ({FORMAT_VERSION})", hint="upgrade cost-cli")
-    raw = upgrade_config(raw, p / WEIGHTS_NAME)  # e.g. c2d-r50 with 5-D weights: c2d-r50-cost
-    config = ModelConfig.from_dict(raw)
+    weights = p / WEIGHTS_NAME
+    raw, where = _config_json(p)
+    # config.json's own faults are named before the weights are opened, unless a legacy id needs
+    # the rank of the weights' stem to say which network it is
+    legacy = isinstance(raw.get("arch"), str) and raw["arch"] in LEGACY_IDS
+    header = read_weights_header(weights) if legacy else None
+    stem = header.get("backbone.conv1.conv.weight") if header else None
+    config = ModelConfig.from_dict(upgrade_config(raw, len(stem[1]) if stem else None), where)
+    if header is None:
+        header = read_weights_header(weights)
+    _check_header(header, config, p)
     labels_path = p / LABELS_NAME
-    labels = read_labels(labels_path) if labels_path.is_file() else [str(i) for i in range(config.num_classes)]
-    if len(labels) != config.num_classes:
-        raise ConfigError(f"{labels_path}: {len(labels)} labels but the model has {config.num_classes} classes")
+    if labels_path.exists() or labels_path.is_symlink():
+        labels = read_labels(labels_path)
+        if len(labels) != config.num_classes:
+            raise ConfigError(f"{labels_path}: {len(labels)} labels but the model has {config.num_classes} classes")
+    else:
+        labels = [str(i) for i in range(config.num_classes)]
+    return FolderFacts(config, labels, header)
+
+
+def _check_header(header: dict[str, tuple[str, tuple[int, ...]]], config: ModelConfig, folder: Path) -> None:
+    """The weights' keys and shapes against the network ``config`` describes: its class count
+    first (the one number a config states about the weights), then every key and shape."""
+    from .layouts import expected_layout
+
+    head = header.get("cls_head.fc_cls.weight")
+    if head is not None and len(head[1]) == 2 and head[1][0] != config.num_classes:
+        raise ConfigError(f"{folder / CONFIG_NAME}: num_classes is {config.num_classes:,} but the classifier "
+                          f"in {WEIGHTS_NAME} (cls_head.fc_cls.weight {list(head[1])}) has {head[1][0]:,} classes")
+    layout = expected_layout(config.arch, config.frames, config.num_classes)
+    missing = [k for k in layout if k not in header]
+    unexpected = [k for k in header if k not in layout]
+    misshaped = [f"{k} {header[k][1]} != {shape}" for k, (shape, _) in layout.items()
+                 if k in header and header[k][1] != shape]
+    if missing or unexpected or misshaped:
+        parts = []
+        for name, items in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
+            if items:
+                shown = ", ".join(_shown(k, 80).strip('"') for k in items[:6])
+                parts.append(f"{len(items)} {name}: {shown}" + (f" (+{len(items) - 6} more)" if len(items) > 6 else ""))
+        raise ConfigError(f"{folder / WEIGHTS_NAME}: does not match {config.arch} ({config.frames}-frame) "
+                          f"that {CONFIG_NAME} names: " + "; ".join(parts))
+
+
+def read_model_folder(path: str | os.PathLike) -> LoadedModel:
+    """Read and check a model folder (:func:`check_model_folder`), then load its weights and
+    refuse degenerate values (:func:`check_weights`); raises ConfigError with the reason."""
+    from safetensors.torch import load_file
+
+    facts = check_model_folder(path)
+    weights = Path(path) / WEIGHTS_NAME
     try:
-        state = load_file(str(p / WEIGHTS_NAME))
-    except Exception as exc:  # safetensors raises its own error types
-        raise ConfigError(f"{p / WEIGHTS_NAME}: unreadable weights ({exc})") from None
-    check_weights(state, str(p / WEIGHTS_NAME))
-    return LoadedModel(config, labels, state, sha256_file(p / WEIGHTS_NAME))
+        state = load_file(str(weights))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{weights}: unreadable weights ({reason[:160]})") from None
+    check_weights(state, str(weights))
+    return LoadedModel(facts.config, facts.labels, state, sha256_file(weights))
 
 
 def check_weights(state: dict[str, torch.Tensor], where: str) -> None:

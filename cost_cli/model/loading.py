@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError
 from .folder import ModelConfig, build_model, read_model_folder, sha256_file
 from .resnet3d_cost import CoSTRecognizer
 
@@ -27,16 +27,14 @@ def _finish(model: CoSTRecognizer, config: ModelConfig, labels: list[str], sha: 
 
 def load_folder(path: str | os.PathLike, device: str | torch.device | None = None,
                 source: str | None = None) -> CoSTRecognizer:
-    """Load a model folder strictly."""
-    from .checkpoint import check_state_dict
+    """Load a model folder strictly.
 
+    Every file is checked before the network is built (:func:`~.folder.read_model_folder`: the
+    config's fields, its class count and layout against the weights' header, the labels), so a
+    folder that claims a billion classes is refused without allocating them."""
     loaded = read_model_folder(path)
     model = build_model(loaded.config)
-    try:
-        check_state_dict(model, loaded.state_dict, str(path))
-    except Exception as exc:
-        raise ConfigError(getattr(exc, "message", str(exc))) from None
-    model.load_state_dict(loaded.state_dict, strict=True)
+    model.load_state_dict(loaded.state_dict, strict=True)  # the layout was checked: this fits
     return _finish(model, loaded.config, loaded.labels, loaded.weights_sha256, source or str(path), device)
 
 
