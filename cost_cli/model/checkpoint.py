@@ -21,7 +21,7 @@ import torch
 
 from ..errors import CheckpointError, ConfigError, UsageError
 from .archs import ARCHITECTURES, default_pipeline
-from .folder import ModelConfig, is_model_folder, sha256_file, write_model_folder
+from .folder import LIMITS, ModelConfig, is_model_folder, sha256_file, write_model_folder
 from .layouts import _mismatches, check_layout, expected_layout, infer_layout
 from .resnet3d_cost import CoSTRecognizer
 
@@ -111,14 +111,6 @@ def _unpickling_detail(msg: str) -> str:
     return lines[0][:160] if lines else "unpickling refused"
 
 
-
-def check_state_dict(model: CoSTRecognizer, state: dict[str, torch.Tensor], source: str) -> None:
-    """Raise CheckpointError listing missing, unexpected and mis-shaped keys, if any; refuse
-    integer tensors in floating weights and NaN or inf values (one line naming the key)."""
-    layout = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
-    check_layout(layout, state, source, f"{model.arch.name} ({model.frames}-frame)")
-
-
 def model_from_state(state: dict[str, torch.Tensor], source: str, arch: str | None = None,
                      frames: int | None = None, num_classes: int | None = None) -> CoSTRecognizer:
     """Build the network a checkpoint describes (or ``arch``) and load it strictly."""
@@ -142,8 +134,10 @@ def model_from_state(state: dict[str, torch.Tensor], source: str, arch: str | No
     if num_classes is None:
         raise CheckpointError(f"{source}: cannot tell the number of classes (no cls_head.fc_cls.weight)",
                               hint="pass --num-classes")
+    # checked against the layout before the network is built: a --num-classes of a billion
+    # would otherwise allocate its classifier first
+    check_layout(expected_layout(arch, frames, num_classes), state, source, f"{arch} ({frames}-frame)")
     model = CoSTRecognizer(arch, num_classes, frames=frames)
-    check_state_dict(model, state, source)
     model.load_state_dict(state, strict=True)
     return model.eval()
 
@@ -212,6 +206,9 @@ def prepare_conversion(path: str | os.PathLike, *, arch: str | None = None, fram
     p = Path(path)
     if frames is not None and frames not in (8, 32):
         raise UsageError(f"--frames must be 8 or 32, not {frames}")
+    top = LIMITS["num_classes"]
+    if num_classes is not None and not 1 <= num_classes <= top:
+        raise UsageError(f"--num-classes must be from 1 to {top:,}, not {num_classes}")
     if arch is not None and arch not in ARCHITECTURES:
         raise UsageError(f"--arch {arch!r}: unknown architecture", hint=f"known: {', '.join(ARCHITECTURES)}")
     label_list, dataset = _resolve_labels(labels)
