@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -30,14 +29,14 @@ def convert(
     CoST(a), an approximate start otherwise).
     """
     from ..model.checkpoint import convert_checkpoint
-    from ..model.folder import CONFIG_NAME, ModelConfig
+    from ..model.folder import read_config
 
     console.set_quiet(quiet)
     if frames is not None and frames not in (8, 32):
         raise UsageError(f"--frames must be 8 or 32, not {frames}")
     folder = convert_checkpoint(checkpoint, out, arch=arch, frames=frames, num_classes=num_classes,
                                 labels=labels, name=out.name, warn=console.warn, overwrite=force)
-    cfg = ModelConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")))
+    cfg = read_config(folder)
     transfer = cfg.provenance.get("transfer")
     console.info(f"wrote {folder} ({cfg.arch}, {cfg.frames}-frame, {cfg.num_classes} classes, "
                  f"{cfg.clip_len}x{cfg.frame_interval} clips)")
