@@ -116,12 +116,15 @@ def check_config(cfg: TrainConfig) -> None:
         raise UsageError(f"--variety {cfg.variety!r}: expected one of {', '.join(VARIETIES)}")
     if cfg.resume and cfg.overwrite:
         raise UsageError("--resume and --overwrite conflict: continue the run or start over, not both")
+    from ..model.folder import LIMITS
+
     for key in ("clip_len", "frame_interval", "short_side", "crop_size"):
         v = getattr(cfg, key)
-        if v is not None and v < 1:
-            raise UsageError(f"--{key.replace('_', '-')} must be at least 1")
+        if v is not None and not 1 <= v <= LIMITS[key]:  # what the model folder may then say
+            raise UsageError(f"--{key.replace('_', '-')} must be from 1 to {LIMITS[key]:,}, not {v}")
     if cfg.short_side and cfg.crop_size and cfg.crop_size > cfg.short_side:
         raise UsageError("--crop-size is larger than --short-side")
+    _check_init_and_clip(cfg)
     if cfg.classes:
         from ..synth import CLASSES
 
@@ -142,3 +145,24 @@ def check_config(cfg: TrainConfig) -> None:
         hint = ("add --resume to continue the unfinished run, or --overwrite to start over"
                 if ckpt.is_file() else "choose another --out, or add --overwrite to replace it")
         raise UsageError(f"--out {cfg.out} is not empty", hint=hint)
+
+
+def _check_init_and_clip(cfg: TrainConfig) -> None:
+    """An --init model folder on this machine is checked now (its files, not its weights' values),
+    and --clip-len against the network it will train, when that is known before any work."""
+    from ..model.archs import ARCHITECTURES, min_clip_len
+
+    arch, frames = (cfg.arch or "costb-tiny"), None  # the network loop._resolve_model builds
+    if cfg.init and os.path.isdir(cfg.init):
+        from ..model.folder import check_model_folder
+
+        config = check_model_folder(cfg.init).config
+        arch, frames = config.arch, config.frames
+    elif cfg.init:
+        return  # a checkpoint, registry name or Hub repo: read when the run loads it
+    if cfg.clip_len is None or arch not in ARCHITECTURES:
+        return  # an unknown --arch is named where the network is built
+    frames = frames or ARCHITECTURES[arch].frame_variants[0]
+    least = min_clip_len(arch, frames)
+    if cfg.clip_len < least:
+        raise UsageError(f"--clip-len must be at least {least} for {arch} ({frames}-frame stem), not {cfg.clip_len}")
