@@ -546,6 +546,19 @@ def test_hub_unreadable_answers_are_one_line(faulty, kind):
     one_error(launch(["download", "cost-test/odd"], faulty.env), 1, needle)
 
 
+def test_hub_file_redirect_loop_is_one_line(faulty):
+    data, path = model_repo(faulty, "cost-test/loop", 1000)
+
+    def head(h):
+        h.send_response(307)
+        for k, v in hub_headers(data, Location=path, **{"Content-Length": "0"}).items():
+            h.send_header(k, v)
+        h.end_headers()
+
+    faulty.faults[("HEAD", path)] = head
+    one_error(launch(["download", f"cost-test/loop@{C1}"], faulty.env), 1, "redirect loop")
+
+
 @pytest.mark.parametrize("variable,value,needle", [
     ("HF_ENDPOINT", "http://[::1", "Invalid IPv6 URL"),
     ("HF_ENDPOINT", "file:///etc", "not an http"),
