@@ -527,7 +527,7 @@ def _reason(exc: BaseException) -> str:
         return "connection closed early"
     if isinstance(exc, socket.timeout):
         return f"no data for {TIMEOUT_S:.0f} s"
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(str(getattr(exc, "strerror", None) or exc).split())[:200] or type(exc).__name__
 
 
 def _http_hint(code: int, url: str) -> str:
@@ -550,7 +550,8 @@ def _unreachable(exc: BaseException, what: str, host: str) -> DownloadError:
     elif isinstance(reason, socket.gaierror):
         text = f"cannot resolve {host}"
     else:
-        text = f"cannot reach {host} ({getattr(reason, 'strerror', None) or reason})"
+        why = " ".join(str(getattr(reason, "strerror", None) or reason).split())[:200]  # one line
+        text = f"cannot reach {host} ({why})"
     return DownloadError(f"{text} to download {what}, and it is not in the cache",
                          hint=f"check the network connection, proxy (https_proxy) or COST_MIRROR, then run "
                               f"`cost download {what}`; models already downloaded work offline with HF_HUB_OFFLINE=1")
