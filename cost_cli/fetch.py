@@ -36,6 +36,7 @@ import errno
 import hashlib
 import http.client
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -98,8 +99,13 @@ def check_address(variable: str, value: str, example: str) -> None:
     """Raise a one-line ConfigError (exit 2) when a setting is no ``http(s)://host[:port]`` address."""
     problem = address_problem(value)
     if problem is not None:
-        raise ConfigError(f"{variable}={value!r} is not an http(s)://host[:port] address ({problem})",
+        raise ConfigError(f"{variable}={_redacted(value)!r} is not an http(s)://host[:port] address ({problem})",
                           hint=f"for example {variable}={example}")
+
+
+def _redacted(value: str) -> str:
+    """A setting as a message may show it: a ``user:password@`` in it as ``***@``."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/@]*@", r"\1***@", value, count=1)
 
 
 def check_proxies() -> None:
@@ -119,7 +125,7 @@ def check_proxies() -> None:
                    f"scheme {scheme}:// is not a proxy's")
         problem = problem or address_problem(f"http://{rest}", query=False)
         if problem is not None:
-            raise ConfigError(f"{variable}={value!r} is not a proxy address ({problem})",
+            raise ConfigError(f"{variable}={_redacted(value)!r} is not a proxy address ({problem})",
                               hint=f"for example {variable}=http://proxy.local:3128, or unset it")
 
 
