@@ -27,10 +27,10 @@ def resolve_labels(spec: str) -> tuple[list[str], str]:
     p = Path(spec)
     if not p.is_file():
         raise ConfigError(f"--labels {spec}: neither 'mit', 'k400' nor a readable file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--labels {spec}: unreadable ({exc})") from None
-    from .model.folder import split_labels
+    from .model.folder import read_labels
 
-    return split_labels(text), p.stem
+    try:
+        labels = read_labels(p)  # UTF-8, capped in size: the same reader as a model folder's labels.txt
+    except ConfigError as exc:
+        raise ConfigError(f"--labels {exc.message}") from None
+    return labels, p.stem

@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -230,7 +231,20 @@ def read_labels(path: str, need_score: bool = True) -> list[VideoLabels]:
     fmt = ("jsonl" if lower.endswith((".jsonl", ".ndjson")) else "json" if lower.endswith(".json")
            else "csv" if lower.endswith(".csv") else None)
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+        # only a regular file: a FIFO would wait for a writer forever, /dev/zero never ends
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(path)
+            if not stat.S_ISREG(mode):
+                raise ConfigError(f"{path}: not a regular file; give a label file written by `cost label` "
+                                  "(or - for stdin)")
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        with open(fd, encoding="utf-8", errors="surrogateescape", newline="") as f:
             text = f.read()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such label file") from None

@@ -489,3 +489,18 @@ def test_demo_end_to_end(tmp_path):
     r = cost("eval", "labels.csv", "videos/ground_truth.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"accuracy  {doc['accuracy']:>7.4f}" in r.stdout
+
+
+def test_label_files_that_are_not_regular_files_are_refused(tmp_path):
+    """A FIFO would wait for a writer forever and /dev/zero never ends: one line, exit 2, at once."""
+    import os as _os
+
+    from clirun import cost as _cost
+
+    fifo = tmp_path / "labels.csv"
+    _os.mkfifo(fifo)
+    for bad in (str(fifo), "/dev/zero"):
+        r = _cost("eval", bad, bad)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.decode().splitlines()[0] == f"error: {bad}: not a regular file; give a label file " \
+                                                     "written by `cost label` (or - for stdin)"
