@@ -15,6 +15,7 @@ as they are.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 
@@ -157,15 +158,98 @@ def run_document(settings: dict, model: dict, videos: list[dict], failed: list[d
     return text + "\n"
 
 
+class AppendFile:
+    """A file that grows only by whole appends: the one way the output, its journal and the
+    errors file are written. There is no buffer: each :meth:`append` goes to the file through
+    its descriptor, and is synced (``sync``) before it returns. When it fails (disk full, a file
+    size limit, an I/O error), the file is cut back to where the append began before the error
+    is raised, so no part of it reaches the file, then or later (a buffered writer would keep
+    the unwritten tail and write it when closed, after a rollback has made room).
+    ``intact`` says whether that cut worked; ``end`` is the length of the appends so far."""
+
+    def __init__(self, path: str | os.PathLike, create: bool = False, truncate: bool = False,
+                 sync: bool = True, new: bool = False) -> None:
+        from .outlock import open_regular
+
+        self.path = os.fspath(path)
+        self.sync = sync
+        self.intact = True
+        if new:  # a file made now (never an existing one, nor through a link of that name)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            self._fd: int | None = os.open(self.path, flags, 0o666)
+        else:
+            self._fd = open_regular(self.path, os.O_WRONLY | (os.O_CREAT if create else 0))
+        try:
+            if truncate:
+                os.ftruncate(self._fd, 0)
+            self.end = os.fstat(self._fd).st_size
+        except BaseException:
+            self.close()
+            raise
+
+    def append(self, data: bytes) -> None:
+        """Write ``data`` at the end (all of it, or none of it: see the class)."""
+        start, view = self.end, memoryview(data)
+        try:
+            done = 0
+            while done < len(view):
+                n = os.pwrite(self._fd, view[done:], start + done)
+                if n <= 0:  # pragma: no cover - a regular file reports ENOSPC / EFBIG instead
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                done += n
+            if self.sync:
+                os.fsync(self._fd)
+        except OSError:
+            self.intact = self.cut(start)
+            raise
+        self.end = start + len(view)
+
+    def cut(self, end: int) -> bool:
+        """Cut the file back to ``end`` bytes (and sync); False if that failed too."""
+        try:
+            os.ftruncate(self._fd, end)
+            if self.sync:
+                os.fsync(self._fd)
+        except OSError:
+            return False
+        self.end = end
+        return True
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+
 def write_temporary(path: str | os.PathLike, data: str | bytes) -> str:
     """Write ``data`` to ``PATH.tmp-PID`` and sync it; returns that name (rename it into place).
-    A killed writer's temporary is removed by the next labeling run on that output."""
+    It is created anew (never through a link or a FIFO of that name) and, when the write fails,
+    removed before the ``OSError`` is raised. A killed writer's temporary is removed by the next
+    run that writes that output."""
+    from .outlock import not_regular
+
     tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
     payload = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
-    with open(tmp, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        f = AppendFile(tmp, new=True)
+    except FileExistsError:  # a killed run with our pid left it: ours to replace, if a plain file
+        import stat
+
+        st = os.lstat(tmp)
+        if not stat.S_ISREG(st.st_mode):
+            raise not_regular(tmp, st.st_mode) from None
+        os.unlink(tmp)
+        f = AppendFile(tmp, new=True)
+    try:
+        f.append(payload)
+    except BaseException:
+        discard(tmp)
+        raise
+    finally:
+        f.close()
     return tmp
 
 
@@ -230,6 +314,36 @@ class Stream:
                 self._f.close()
             except OSError:
                 pass
+            self._f = None
+
+
+class FileStream:
+    """A regular file written line by line (``--errors FILE``), through :class:`AppendFile`: a
+    line is in the file whole or not at all; a failed write is an :class:`OutputError` naming
+    the option and the file."""
+
+    def __init__(self, path: str, option: str) -> None:
+        from .errors import OutputError
+
+        self.path, self.option = path, option
+        try:
+            self._f: AppendFile | None = AppendFile(path, create=True, truncate=True, sync=False)
+        except OSError as exc:
+            raise OutputError(f"{option} {path}: cannot write ({exc.strerror or exc})") from None
+
+    def write(self, text: str) -> None:
+        from .errors import OutputError
+
+        if self._f is None:
+            raise OutputError(f"{self.option} {self.path}: closed after a failed write")
+        try:
+            self._f.append(text.encode("utf-8", "surrogateescape"))
+        except OSError as exc:
+            raise OutputError(f"{self.option} {self.path}: cannot write ({exc.strerror or exc})") from None
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
             self._f = None
 
 
