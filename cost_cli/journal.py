@@ -6,7 +6,14 @@ header). Each later line records one video: ``video`` (the path as the rows show
 (its identity: absolute, symbolic links resolved; see :mod:`cost_cli.sources`), its size and
 mtime, status (done / failed and why), rows written, and ``out_end``, the length of the output
 once its rows were committed. A video is committed by appending its rows to the output, fsync,
-then appending its journal line, fsync.
+then appending its journal line, fsync, both through :class:`~cost_cli.writers.AppendFile` (no
+buffer): when a write fails (disk full), the journal is cut back to its last line and the
+output to its last commit before the error is raised, so the journal never names rows the
+output lacks and nothing is written later (the run stops; the next one resumes).
+
+The journal, like the lock, lives beside the output's real file (a symbolic link given as
+``--out`` is followed: :func:`~cost_cli.outlock.real_output`), and is read only if it is a
+regular file.
 
 On start the output is cut back to the length the last journal line names, so after a kill at
 any instant the output holds each video's rows completely or not at all, and never twice. Only
@@ -27,7 +34,8 @@ from pathlib import Path
 
 from .environment import gc_paused
 from .errors import OutputError, ResumeError
-from .outlock import OutputLock, remove_stale_temporaries
+from .outlock import OutputLock, open_regular, read_regular, real_output, remove_stale_temporaries
+from .writers import AppendFile, write_temporary
 
 SUFFIX = ".cost-journal"
 JOURNAL_VERSION = 2
@@ -76,7 +84,8 @@ class JournalState:
 
 
 def journal_path(out: str | os.PathLike) -> Path:
-    return Path(os.fspath(out) + SUFFIX)
+    """``OUT.cost-journal``, beside the output's real file."""
+    return Path(real_output(out) + SUFFIX)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -177,7 +186,7 @@ def _read_journal(path: str | os.PathLike) -> tuple[JournalState | None, int]:
     from .sources import Identities
 
     path = Path(path)
-    data = path.read_bytes()
+    data = read_regular(path, ResumeError)  # a FIFO or a device is refused, never read
     good = data.rfind(b"\n") + 1  # everything after the last newline is a kill's tail
     if good == 0:
         return None, 0
@@ -224,25 +233,34 @@ def _is_header_prefix(out: Path, header: bytes) -> bool:
         return True
     if size > len(header):
         return False
-    with open(out, "rb") as f:
-        return header.startswith(f.read(size))
+    fd = open_regular(out)
+    try:
+        return header.startswith(os.pread(fd, size, 0))
+    finally:
+        os.close(fd)
 
 
 class Journal:
-    """Owns the output file and its journal for one run of ``cost label --out FILE``."""
+    """Owns the output file and its journal for one run of ``cost label --out FILE``.
 
-    def __init__(self, out: str, fmt: str, fingerprint: dict, header: str, overwrite: bool) -> None:
-        self.out = Path(out)
-        self.path = journal_path(out)
+    ``out`` is the output's real file (a symbolic link given as ``--out`` followed); the run
+    holds its lock (``command`` names it to another writer) from opening to :meth:`close`."""
+
+    def __init__(self, out: str, fmt: str, fingerprint: dict, header: str, overwrite: bool,
+                 command: str = "label") -> None:
+        self.given = Path(out)
+        self.out = Path(real_output(out))
+        self.path = journal_path(self.out)
         self.fmt = fmt
         self.fingerprint = fingerprint
         self.header = header.encode("utf-8") if fmt != "json" else b""
         self.state: JournalState
-        self._out_f = None
-        self._j_f = None
+        self._out_f: AppendFile | None = None
+        self._j_f: AppendFile | None = None
+        self._failed = ""  # why writing stopped (a failed commit): nothing more is written
         self._lock: OutputLock | None = None
         self._check_place()
-        self._lock = OutputLock(self.out)
+        self._lock = OutputLock(self.given, command)
         try:
             remove_stale_temporaries(self.out)
             remove_stale_temporaries(self.path)
@@ -271,6 +289,11 @@ class Journal:
                 except OSError as exc:
                     raise OutputError(f"{p}: cannot remove ({exc.strerror})") from None
         try:
+            beside_link = journal_path_as_given(self.given)
+            if not overwrite and beside_link != jp and beside_link.exists() and not jp.exists():
+                raise ResumeError(f"{beside_link}: the journal of {self.given} is beside the link; cost "
+                                  f"keeps it beside the file the link leads to ({jp})",
+                                  hint=f"move it to {jp} to resume, or pass --overwrite to start over")
             state, good = read_journal(jp) if jp.exists() else (None, 0)
             if state is not None:
                 self._resume(state, good)
@@ -287,26 +310,19 @@ class Journal:
         except PermissionError as exc:
             raise OutputError(f"{exc.filename or out}: permission denied (read-only location?)") from None
         except OSError as exc:
-            if isinstance(exc, (ResumeError, OutputError)):
-                raise
             raise OutputError(f"{exc.filename or out}: {exc.strerror or exc}") from None
 
     def _fresh(self) -> None:
         """A new journal (created whole: written beside, then renamed), then the output's header."""
         from . import faults
 
-        tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
-        with open(tmp, "wb") as f:
-            f.write((header_line(self.fmt, self.fingerprint, len(self.header)) + "\n").encode("ascii"))
-            f.flush()
-            os.fsync(f.fileno())
+        tmp = write_temporary(self.path, header_line(self.fmt, self.fingerprint, len(self.header)) + "\n")
         os.replace(tmp, self.path)
         faults.stall("journal-created")
         if self.fmt != "json":
-            with open(self.out, "wb") as f:
-                f.write(self.header)
-                f.flush()
-                os.fsync(f.fileno())
+            self._out_f = AppendFile(self.out, create=True, truncate=True)
+            self._out_f.append(self.header)
+            self._lock.hold_output()  # a new file: lock it too (see OutputLock)
         _fsync_dir(self.out)
         self.state = JournalState(self.fingerprint, self.fmt, len(self.header), header_end=len(self.header))
         self._open_append()
@@ -336,9 +352,9 @@ class Journal:
         self._open_append()
 
     def _open_append(self) -> None:
-        if self.fmt != "json":
-            self._out_f = open(self.out, "ab")
-        self._j_f = open(self.path, "ab")
+        if self.fmt != "json" and self._out_f is None:
+            self._out_f = AppendFile(self.out)
+        self._j_f = AppendFile(self.path)
 
     # -- queries -----------------------------------------------------------------------
     def status(self, ident: str) -> VideoRecord | None:
@@ -351,50 +367,47 @@ class Journal:
 
     # -- commits -----------------------------------------------------------------------
     def commit(self, record: VideoRecord, rows_text: str = "") -> None:
-        """Append a video's rows (fsync), then its journal line (fsync)."""
+        """Append a video's rows (fsync), then its journal line (fsync). When either write fails,
+        both files are put back as they were after the last commit (OutputError), and the
+        journal takes no more commits."""
         if not record.id:
             raise ValueError("a journal record needs the video's identity")
+        if self._failed:
+            raise OutputError(f"{self.out}: cannot write ({self._failed})")
+        out_f, j_f = self._out_f, self._j_f
+        rows_from = out_f.end if out_f is not None else 0
         try:
-            if self._out_f is not None and rows_text:
-                data = rows_text.encode("utf-8", "surrogateescape")
-                self._out_f.write(data)
-                self._out_f.flush()
-                os.fsync(self._out_f.fileno())
-            record.out_end = self._out_f.tell() if self._out_f is not None else 0
+            if out_f is not None and rows_text:
+                out_f.append(rows_text.encode("utf-8", "surrogateescape"))  # cut back itself on failure
+            record.out_end = out_f.end if out_f is not None else 0
             line = json.dumps(record.to_json(), ensure_ascii=True, allow_nan=False) + "\n"
-            self._j_f.write(line.encode("ascii"))
-            self._j_f.flush()
-            os.fsync(self._j_f.fileno())
+            j_f.append(line.encode("ascii"))  # all of the line, or (intact) none of it
         except OSError as exc:
-            self._rollback()
-            raise OutputError(f"{self.out}: cannot write ({exc.strerror or exc}); "
-                              "the output keeps every video committed before this one") from None
+            # The rows go too, unless the journal could not be cut back: then its line may be
+            # whole, and it is the next run that tells (a whole line keeps the rows, a partial
+            # line is a kill's tail and the rows are cut)
+            if out_f is not None and j_f.intact:
+                out_f.cut(rows_from)
+            self._failed = exc.strerror or str(exc)
+            raise OutputError(f"{self.out}: cannot write ({self._failed}); "
+                              "the output keeps every video committed before this one",
+                              hint="make room, then rerun the same command: it resumes") from None
         self.state.add(record)
         self.state.out_end = record.out_end
 
-    def _rollback(self) -> None:
-        """Cut the output back to its last commit after a failed write (disk full)."""
-        if self._out_f is None:
-            return
-        try:
-            self._out_f.close()  # may fail again while flushing: the truncate below still runs
-        except OSError:
-            pass
-        self._out_f = None
-        try:
-            os.truncate(self.out, self.state.out_end)
-        except OSError:
-            pass
-
     def close(self) -> None:
-        """Close the files and release the lock (its file is removed)."""
+        """Close the files and release the lock (its file is removed). Nothing is left to be
+        written: every commit is on disk, or was taken back, when commit() returns."""
         for f in (self._out_f, self._j_f):
             if f is not None:
-                try:
-                    f.close()
-                except OSError:
-                    pass
+                f.close()
         self._out_f = self._j_f = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def journal_path_as_given(out: str | os.PathLike) -> Path:
+    """Where earlier versions kept the journal of an ``--out`` that is a symbolic link: beside
+    the link (named in a refusal, so that such a run can be resumed by moving it)."""
+    return Path(os.fspath(out) + SUFFIX)

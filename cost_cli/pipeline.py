@@ -24,7 +24,7 @@ from .journal import Journal, VideoRecord, journal_path
 from .outlock import lock_path
 from .segments import make_segments
 from .sources import Found, Problem, discover, identity
-from .writers import (Stream, dumps, open_stream, row_format, run_document, run_documents, video_document,
+from .writers import (FileStream, dumps, open_stream, row_format, run_document, run_documents, video_document,
                       write_atomic)
 
 __all__ = ["LabelConfig", "Summary", "run_label", "in_shard", "parse_shard"]
@@ -234,10 +234,7 @@ class _Output:
             if output_kind(path) != "file":  # stdout, a device, a FIFO (never waited for)
                 self.errors_f = open_stream(path, "--errors")
                 return
-            try:
-                self.errors_f = Stream(open(path, "wb"))
-            except OSError as exc:
-                raise OutputError(f"--errors {path}: cannot write ({exc.strerror})") from None
+            self.errors_f = FileStream(path, "--errors")  # whole lines only, even on a full disk
 
     def fail(self, path: str, reason: str, error_class: str, previous: bool = False) -> None:
         """Report a failed input (``previous``: recorded by an earlier run, skipped now)."""
@@ -344,7 +341,11 @@ class _Output:
         failed = [{"video": p.path, "reason": p.reason, "error_class": "InputError"} for p in problems]
         failed += [{"video": r.video, "reason": r.reason, "error_class": r.error_class}
                    for r in records if r.status == "failed"]
-        write_atomic(self.cfg.out, run_document(settings, model_doc, docs, failed))
+        try:
+            write_atomic(self.journal.out, run_document(settings, model_doc, docs, failed))
+        except OutputError as exc:  # disk full: every video is in the journal, the document is rebuilt
+            raise OutputError(exc.message, hint=exc.hint or "the journal keeps every labeled video: make "
+                                                "room, then rerun the same command to write the document") from None
 
     def close(self) -> None:
         for f in (self.errors_f,):
