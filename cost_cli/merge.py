@@ -5,6 +5,10 @@ end in its output; the merge copies every video's bytes exactly as the shard wro
 merged file is the unsharded run's output reordered by path. The merged file gets a journal of
 its own (same fingerprint), so ``cost label ALL_INPUTS --out MERGED`` resumes it: handy when a
 shard died or some inputs were never in any shard.
+
+The merge holds the merged file's lock (:class:`~cost_cli.outlock.OutputLock`, the one ``cost
+label`` takes) from its first check to its last rename: while a run writes that file the merge
+is refused, and the other way round. The shards' files are read only if they are regular files.
 """
 
 from __future__ import annotations
@@ -39,12 +43,13 @@ def _read_shard(path: str) -> _Shard:
     """One shard's committed videos (its journal, in commit order; the latest commit wins)."""
     from .errors import ResumeError
     from .journal import journal_path, read_journal
+    from .outlock import read_regular, real_output
 
-    out = Path(path)
+    out = Path(real_output(path))
     jp = journal_path(out)
-    if not out.is_file() and not jp.is_file():
+    if not out.exists() and not jp.exists():
         raise UsageError(f"{path}: no such file")
-    if not jp.is_file():
+    if not jp.exists():
         raise UsageError(f"{path}: has no journal ({jp.name}); only `cost label --out FILE` outputs can be merged")
     try:
         state, _ = read_journal(jp)
@@ -53,7 +58,10 @@ def _read_shard(path: str) -> _Shard:
     if state is None:
         raise ConfigError(f"{jp}: not a cost journal (or written by another version)")
     fmt = state.format
-    data = out.read_bytes() if fmt != "json" and out.is_file() else b""
+    try:
+        data = read_regular(out, ConfigError) if fmt != "json" and out.exists() else b""
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     start = state.header_end
     header = data[:start]
     records: dict[str, tuple[VideoRecord, bytes]] = {}
@@ -66,9 +74,9 @@ def _read_shard(path: str) -> _Shard:
         records[rec.id] = (rec, data[start:end])
         start = end
     document = None
-    if fmt == "json":
+    if fmt == "json" and out.exists():
         try:
-            document = json.loads(out.read_text(encoding="utf-8"))
+            document = json.loads(read_regular(out, ConfigError).decode("utf-8"))
         except (OSError, ValueError):
             document = None  # an interrupted run writes its document only at the end
     return _Shard(out, fmt, state.fingerprint, header, records, document)
@@ -86,15 +94,27 @@ def merge_outputs(outputs: list[str], out: str, overwrite: bool = False) -> Merg
     sorted by path (byte order), each video's rows together; failed videos are kept in the merged
     journal (and the JSON document's ``failed``).
     """
-    from .journal import fingerprint_diff, header_line, journal_path
-    from .writers import run_document, run_documents
+    from .outlock import OutputLock, real_output
 
     if not outputs:
         raise UsageError("no inputs: give the output files of the shards")
-    target = Path(out)
+    target = Path(real_output(out))
     for p in outputs:
         if Path(p).exists() and target.exists() and os.path.samefile(p, target):
             raise UsageError(f"--out {out} is also an input")
+    with OutputLock(out, "merge"):
+        return _merge_locked(outputs, out, target, overwrite)
+
+
+def _merge_locked(outputs: list[str], out: str, target: Path, overwrite: bool) -> MergeResult:
+    from .journal import fingerprint_diff, header_line, journal_path
+    from .outlock import remove_stale_temporaries
+    from .writers import run_document, run_documents
+
+    remove_stale_temporaries(target)  # a killed merge's (we hold the lock: their writer is gone)
+    remove_stale_temporaries(journal_path(target))
+    if target.exists() and not target.is_file():
+        raise UsageError(f"--out {out}: not a regular file", hint="choose another --out")
     if not overwrite and (target.exists() or journal_path(target).exists()):
         raise UsageError(f"{out} already exists", hint="pass --overwrite to replace it, or choose another --out")
     shards = [_read_shard(p) for p in outputs]
@@ -144,7 +164,9 @@ def merge_outputs(outputs: list[str], out: str, overwrite: bool = False) -> Merg
 
 
 def _write_pair(out: Path, data: bytes, journal: bytes) -> None:
-    """Write the output, then its journal (each to a temporary file, then renamed into place)."""
+    """Write the output, then its journal (each to a temporary file, then renamed into place;
+    a failed write, a full disk say, leaves neither temporary behind)."""
+    from . import faults
     from .journal import journal_path
     from .writers import discard, write_temporary
 
@@ -152,8 +174,8 @@ def _write_pair(out: Path, data: bytes, journal: bytes) -> None:
     tmps = []
     try:
         for path, payload in ((out, data), (jp, journal)):
-            tmps.append(f"{path}.tmp-{os.getpid()}")
-            write_temporary(path, payload)
+            tmps.append(write_temporary(path, payload))
+        faults.stall("merge-written")
         try:
             jp.unlink()  # never leave an old journal beside a new output
         except FileNotFoundError:
@@ -163,3 +185,6 @@ def _write_pair(out: Path, data: bytes, journal: bytes) -> None:
     except OSError as exc:
         discard(*tmps)
         raise OutputError(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        discard(*tmps)
+        raise
