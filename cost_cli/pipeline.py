@@ -99,7 +99,8 @@ def _label(cfg: LabelConfig, videos: list[Found], problems: list[Problem], sessi
         progress = console.Progress(_show_progress(cfg) and bool(jobs), len(jobs))
         try:
             if jobs:
-                results = run_engine(cfg, runtime, jobs, model, on_batch=progress.tick, session=session)
+                results = run_engine(cfg, runtime, jobs, model, on_batch=progress.tick, session=session,
+                                     watch=_stdout_watch(cfg))
                 try:
                     out.commit_in_order(jobs, results, progress)
                 finally:
@@ -111,6 +112,25 @@ def _label(cfg: LabelConfig, videos: list[Found], problems: list[Problem], sessi
         out.close()
     out.summary.seconds = time.monotonic() - t0
     return out.summary
+
+
+def _stdout_watch(cfg: LabelConfig):
+    """For results on stdout: a check that stops the run (StdoutClosed, exit 141) once the
+    reader has gone (`cost label v | head -1`), looked at every 0.2 s at most; else None."""
+    if output_kind(cfg.out) != "stdout":
+        return None
+    from .errors import StdoutClosed
+
+    last = [0.0]
+
+    def watch() -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.2:
+            last[0] = now
+            if console.stdout_reader_gone():
+                raise StdoutClosed()
+
+    return watch
 
 
 def _discover(cfg: LabelConfig, stdin) -> tuple[list[Found], list[Problem]]:
@@ -266,7 +286,8 @@ class _Output:
                 self.fail(found.path, rec.reason, rec.error_class, previous=True)
                 continue
             jobs.append(VideoJob(len(jobs), found.path, found.ident, found.size, found.mtime))
-        if self.sink is not None and self.fmt is not None:
+        if self.sink is not None and self.fmt is not None and (jobs or not problems):
+            # nothing at all when nothing can be labeled (a missing input): no lone header
             self.sink.write(self.fmt.header())
         if self.summary.skipped:
             console.info(f"resuming {self.cfg.out}: {self.summary.skipped} video(s) already labeled")

@@ -21,7 +21,7 @@ MAX_IN_FLIGHT = 2
 SHORT_BATCH_AFTER_S = 0.5
 
 
-def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None) -> Iterator[VideoResult]:
+def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None, watch=None) -> Iterator[VideoResult]:
     """Decode worker processes feeding batches to one model replica per device of ``runtime``.
 
     Yields each video once it is finished, in any order."""
@@ -36,7 +36,7 @@ def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None) -> Iterator[Vi
     pool = DecodePool(DecodeSettings.for_run(cfg, model.config), n_workers, cfg.decode_timeout)
     try:
         with cudnn_autotune(runtime.devices):
-            yield from loop(jobs, pool, predictor, Assembler(jobs, cfg.views), on_batch)
+            yield from loop(jobs, pool, predictor, Assembler(jobs, cfg.views), on_batch, watch)
     except BaseException:  # a Ctrl-C, an error, or the caller stopped early: nothing to wait for
         pool.close(abandon=True)
         raise
@@ -47,12 +47,13 @@ def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None) -> Iterator[Vi
             predictor.close()
 
 
-def loop(jobs: list[VideoJob], pool, predictor, asm: Assembler, on_batch=None) -> Iterator[VideoResult]:
+def loop(jobs: list[VideoJob], pool, predictor, asm: Assembler, on_batch=None, watch=None) -> Iterator[VideoResult]:
     """The engine's loop: decoder events in, windows batched through ``predictor``, finished
     videos out (in input order among those finished at the same step).
 
     ``pool`` is a :class:`~cost_cli.workers.DecodePool` (``submit``, ``poll``, ``busy``,
-    ``workers``); ``predictor`` has ``batch_size`` and ``submit(windows) -> PendingBatch``."""
+    ``workers``); ``predictor`` has ``batch_size`` and ``submit(windows) -> PendingBatch``;
+    ``watch()`` is called at every step (it raises to stop the run)."""
     from ..workers import QUEUE_WINDOWS
 
     paths = {job.index: job.path for job in jobs}
@@ -84,6 +85,8 @@ def loop(jobs: list[VideoJob], pool, predictor, asm: Assembler, on_batch=None) -
 
     while asm.unfinished:
         raise_if_signalled()  # a Ctrl-C swallowed by a finaliser still stops the run
+        if watch is not None:
+            watch()
         collect(wait_for_one=False)
         if len(pending) >= cap or (in_flight and not pending and not pool.busy):
             events = []  # nothing to take from the workers now: wait for the model instead

@@ -68,10 +68,11 @@ class Session:
             self.ray.shutdown()
 
 
-def run(cfg, runtime, jobs: list[VideoJob], model, session: Session):
+def run(cfg, runtime, jobs: list[VideoJob], model, session: Session, watch=None):
     """The Ray engine: yields each video once it is finished, in any order (every job exactly
-    once, finished or with ``error`` set)."""
-    yield from _run(session.ray, cfg, runtime, jobs, model)
+    once, finished or with ``error`` set). ``watch()`` is called between streamed batches; it
+    raises to stop the run (the reader of stdout went away)."""
+    yield from _run(session.ray, cfg, runtime, jobs, model, watch)
 
 
 def _connect(ray, cfg) -> bool:
@@ -139,7 +140,7 @@ def _plan(ray, cfg, n_videos: int) -> dict:
             "gpus": gpus}
 
 
-def _run(ray, cfg, runtime, jobs, model):
+def _run(ray, cfg, runtime, jobs, model, watch=None):
     from ray.data import DataContext
 
     from ..workers import DecodeSettings
@@ -167,7 +168,7 @@ def _run(ray, cfg, runtime, jobs, model):
                       fn_constructor_args=(model_ref, runtime.device.type, runtime.dtype, batch, cfg.views, shape),
                       **plan["model_res"])
     yield from _collect(ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2),
-                        Assembler(jobs, cfg.views))
+                        Assembler(jobs, cfg.views), watch)
 
 
 def _map_batches(ds, fn, **kwargs):
@@ -198,10 +199,12 @@ def _to_cpu(model):
     return model
 
 
-def _collect(batches, asm: Assembler):
+def _collect(batches, asm: Assembler, watch=None):
     """Feed the streamed rows to the assembler; yield each finished video exactly once."""
     for batch in batches:
         raise_if_signalled()
+        if watch is not None:
+            watch()
         for index, kind, attempt, k, data in zip(batch["index"], batch["kind"], batch["attempt"],
                                                  batch["k"], batch["data"]):
             result = asm.feed(Event(str(kind), int(index), int(attempt), int(k), pickle.loads(data)))
