@@ -55,6 +55,14 @@ def _wait_for(predicate, timeout: float) -> bool:
     return predicate()
 
 
+def _start_label(clips, model, out, workers: int, fault: str, stdout=subprocess.PIPE) -> subprocess.Popen:
+    """`cost label v -o OUT` in a session of its own (its process group is what a terminal
+    signals), with COST_FAULT_INJECT set to ``fault``."""
+    return subprocess.Popen([sys.executable, "-m", "cost_cli", "label", "v", "--model", str(model), "-o", str(out),
+                             "--workers", str(workers)], stdout=stdout, stderr=subprocess.PIPE,
+                            env=dict(ENV, COST_FAULT_INJECT=fault), cwd=clips, start_new_session=True)
+
+
 # -- a signal while a native package is being imported ------------------------------------------
 
 # Sends this process SIGNAL when the import machinery first looks for module TARGET, then runs
@@ -112,10 +120,7 @@ def test_ctrl_c_to_the_process_group_while_workers_start(clips, tiny_model_dir, 
     """SIGINT to the whole group (what a terminal sends) while each decode worker is still
     inside Python's start-up: before, every worker printed a KeyboardInterrupt traceback."""
     out = tmp_path / "o.csv"
-    env = dict(ENV, COST_FAULT_INJECT="slow-start=20")  # the workers sit in their start-up
-    p = subprocess.Popen([sys.executable, "-m", "cost_cli", "label", "v", "--model", str(tiny_model_dir),
-                          "-o", str(out), "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=env, cwd=clips, start_new_session=True)
+    p = _start_label(clips, tiny_model_dir, out, 2, "slow-start=20")  # the workers sit in their start-up
     try:
         # the resource tracker and both workers exist: the workers are starting (20 s of it)
         assert _wait_for(lambda: len(_children(p.pid)) >= 3, 120), "the workers never started"
@@ -136,10 +141,7 @@ def test_ctrl_c_to_the_process_group_while_workers_start(clips, tiny_model_dir, 
 
 def test_ctrl_c_while_labeling_stops_quietly(clips, tiny_model_dir, tmp_path):
     out = tmp_path / "o.csv"
-    env = dict(ENV, COST_FAULT_INJECT="stuck=c2")  # c0 and c1 are committed, c2 never ends
-    p = subprocess.Popen([sys.executable, "-m", "cost_cli", "label", "v", "--model", str(tiny_model_dir),
-                          "-o", str(out), "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=env, cwd=clips, start_new_session=True)
+    p = _start_label(clips, tiny_model_dir, out, 1, "stuck=c2")  # c0 and c1 are committed, c2 never ends
     try:
         assert _wait_for(lambda: out.exists() and out.read_text().count("\n") >= 3, 120)
         kids = _children(p.pid)
@@ -163,10 +165,7 @@ def test_workers_end_with_a_parent_killed_by_sigkill(clips, tiny_model_dir, tmp_
     """A scheduler's preemption or the OOM killer: the decode workers (one stuck inside its
     decoder, looking at nothing) and the resource tracker must not outlive the run."""
     out = tmp_path / "k.csv"
-    env = dict(ENV, COST_FAULT_INJECT="stuck=c1")
-    p = subprocess.Popen([sys.executable, "-m", "cost_cli", "label", "v", "--model", str(tiny_model_dir),
-                          "-o", str(out), "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         env=env, cwd=clips, start_new_session=True)
+    p = _start_label(clips, tiny_model_dir, out, 2, "stuck=c1", stdout=subprocess.DEVNULL)
     try:
         assert _wait_for(lambda: out.exists() and out.read_text().count("\n") >= 2, 120)
         kids = _children(p.pid)
