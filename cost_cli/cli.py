@@ -53,7 +53,7 @@ def _root(
     """
 
 
-COMMAND_MODULES = ("label", "merge", "demo", "train", "convert", "info", "models", "visual", "eval")
+COMMAND_MODULES = ("label", "features", "merge", "demo", "train", "convert", "info", "models", "visual", "eval")
 
 
 def _register() -> None:

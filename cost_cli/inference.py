@@ -1,4 +1,5 @@
-"""Batches, device and precision: uint8 windows in, class probabilities out."""
+"""Batches, device and precision: uint8 windows in, class probabilities (or, for ``cost
+features``, the pooled features the classifier sees) out."""
 
 from __future__ import annotations
 
@@ -13,22 +14,25 @@ class Predictor:
 
     Every batch runs at the same size (short ones are padded), so a window's probabilities do
     not depend on which other windows share its batch: resumed runs reproduce uninterrupted ones.
+    With ``features`` it returns each window's pooled features (B, dims), the classifier's input
+    (``model.features``), averaged over crops, instead of probabilities.
     """
 
     def __init__(self, model, device: torch.device, dtype: torch.dtype, batch_size: int,
                  views: bool = False, channels_last: bool = True, fold: bool = True,
-                 compile: bool = False, warn=None) -> None:
+                 compile: bool = False, warn=None, features: bool = False) -> None:
         from .model.optimize import prepare_for_inference
         from .views import ViewRecorder
 
         self.device = device
         self.batch_size = batch_size
-        self.views = views
+        self.views = views and not features
+        self.features = features
         self.mean, self.std = model.config.mean, model.config.std
         self.channels_last = channels_last and device.type in ("cpu", "cuda")
         self.model = prepare_for_inference(model, device, fold=fold, channels_last=self.channels_last)
         # the predictor's own copy of the network: the recorder's hooks live and die with it
-        self._recorder = ViewRecorder(self.model) if views else None
+        self._recorder = ViewRecorder(self.model) if self.views else None
         self.dtype = dtype
         if dtype != torch.float32 and device.type == "cuda":
             self.dtype = self._checked_dtype(dtype, warn)
@@ -68,12 +72,16 @@ class Predictor:
             x = normalize_clips(x, self.mean, self.std, torch.float32)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last_3d)
+            run = self.model.features if self.features else self.model
             if self.dtype != torch.float32:
                 with torch.autocast(self.device.type, dtype=self.dtype):
-                    logits = self.model(x)
+                    out = run(x)
             else:
-                logits = self.model(x)
-            probs = torch.softmax(logits.float(), dim=1).view(-1, crops, logits.shape[1]).mean(1)[:b]
+                out = run(x)
+            if self.features:  # (B*crops, dims): the mean over crops
+                probs = out.float().view(-1, crops, out.shape[1]).mean(1)[:b]
+            else:
+                probs = torch.softmax(out.float(), dim=1).view(-1, crops, out.shape[1]).mean(1)[:b]
             shares = self._view_shares(crops) if self.views else None
             if shares is not None:
                 shares = shares[:b]

@@ -119,6 +119,8 @@ def _merge_locked(outputs: list[str], out: str, target: Path, overwrite: bool) -
         raise UsageError(f"{out} already exists", hint="pass --overwrite to replace it, or choose another --out")
     shards = [_read_shard(p) for p in outputs]
     first = shards[0]
+    if first.fingerprint.get("kind") == "features":
+        _check_feature_folders(shards, out, target)
     for s in shards[1:]:
         if s.format != first.format:
             raise ConfigError(f"{s.path} is {s.format} but {first.path} is {first.format}: "
@@ -161,6 +163,18 @@ def _merge_locked(outputs: list[str], out: str, target: Path, overwrite: bool) -
         body = bytearray(run_document(settings, model, docs, failed).encode("utf-8", "surrogateescape"))
     _write_pair(target, bytes(body), ("\n".join(journal) + "\n").encode("ascii"))
     return result
+
+
+def _check_feature_folders(shards: list[_Shard], out: str, target: Path) -> None:
+    """Manifests of ``cost features`` name their files relative to their own folder: they are
+    merged into that folder (where the shards wrote them), never elsewhere."""
+    home = target.parent if str(target.parent) else Path(".")
+    for s in shards:
+        folder = s.path.parent if str(s.path.parent) else Path(".")
+        if not (folder.is_dir() and home.is_dir() and os.path.samefile(folder, home)):
+            raise UsageError(f"--out {out}: {s.path} is a features manifest, whose files are named relative "
+                             f"to its folder {folder}; merge it into that folder",
+                             hint=f"cost merge ... --out {folder / 'manifest.jsonl'}")
 
 
 def _write_pair(out: Path, data: bytes, journal: bytes) -> None:

@@ -6,7 +6,8 @@ An engine decodes videos into windows, runs the model on them, and feeds the ass
 event at a time:
 
 * ``meta``: the decoder opened the video (frame count, fps, size, window count ...);
-* ``result``: window ``window``'s class probabilities (and view shares), after the model;
+* ``result``: window ``window``'s class probabilities (and view shares), after the model, or
+  its pooled features (``cost features``);
 * ``restart``: the decoder starts the video over (it learned the true frame count, or switches
   decoder): the event carries the number of the attempt that begins, and results of earlier
   attempts are void;
@@ -52,8 +53,9 @@ class Event:
 
 @dataclass
 class VideoResult:
-    """A finished video: ``probs`` (windows, classes), ``shares`` (windows, 3) with --views,
-    ``meta`` and ``done`` from the decoder; or ``error``."""
+    """A finished video: ``probs`` (windows, classes), or (windows, dims) pooled features when
+    the engine runs for ``cost features``; ``shares`` (windows, 3) with --views, ``meta`` and
+    ``done`` from the decoder; or ``error``."""
 
     job: VideoJob
     meta: dict | None = None

@@ -21,8 +21,10 @@ MAX_IN_FLIGHT = 2
 SHORT_BATCH_AFTER_S = 0.5
 
 
-def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None, watch=None) -> Iterator[VideoResult]:
-    """Decode worker processes feeding batches to one model replica per device of ``runtime``.
+def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None, watch=None,
+        features: bool = False) -> Iterator[VideoResult]:
+    """Decode worker processes feeding batches to one model replica per device of ``runtime``
+    (``features``: replicas that return pooled features).
 
     Yields each video once it is finished, in any order."""
     from ..devices import cudnn_autotune
@@ -31,7 +33,7 @@ def run(cfg, runtime, jobs: list[VideoJob], model, on_batch=None, watch=None) ->
 
     n_workers = max(1, min(cfg.workers or (os.cpu_count() or 1), len(jobs)))
     replicas = [Predictor(model, d, runtime.dtype, runtime.batch_size, views=cfg.views, compile=cfg.compile,
-                          warn=console.warn) for d in runtime.devices]
+                          warn=console.warn, features=features) for d in runtime.devices]
     predictor = replicas[0] if len(replicas) == 1 else MultiPredictor(replicas)
     pool = DecodePool(DecodeSettings.for_run(cfg, model.config), n_workers, cfg.decode_timeout)
     try:

@@ -68,11 +68,12 @@ class Session:
             self.ray.shutdown()
 
 
-def run(cfg, runtime, jobs: list[VideoJob], model, session: Session, watch=None):
+def run(cfg, runtime, jobs: list[VideoJob], model, session: Session, watch=None, features: bool = False):
     """The Ray engine: yields each video once it is finished, in any order (every job exactly
     once, finished or with ``error`` set). ``watch()`` is called between streamed batches; it
-    raises to stop the run (the reader of stdout went away)."""
-    yield from _run(session.ray, cfg, runtime, jobs, model, watch)
+    raises to stop the run (the reader of stdout went away). ``features``: the model actors
+    return pooled features instead of probabilities."""
+    yield from _run(session.ray, cfg, runtime, jobs, model, watch, features)
 
 
 def _connect(ray, cfg) -> bool:
@@ -140,7 +141,7 @@ def _plan(ray, cfg, n_videos: int) -> dict:
             "gpus": gpus}
 
 
-def _run(ray, cfg, runtime, jobs, model, watch=None):
+def _run(ray, cfg, runtime, jobs, model, watch=None, features: bool = False):
     from ray.data import DataContext
 
     from ..workers import DecodeSettings
@@ -165,7 +166,8 @@ def _run(ray, cfg, runtime, jobs, model, watch=None):
     ds = _map_batches(ds, _Decoder, batch_size=1, batch_format="numpy", concurrency=plan["decoders"],
                       num_cpus=1, fn_constructor_args=(settings, cfg.decode_timeout, batch))
     ds = _map_batches(ds, _Model, batch_size=batch * 4, batch_format="numpy", concurrency=plan["models"],
-                      fn_constructor_args=(model_ref, runtime.device.type, runtime.dtype, batch, cfg.views, shape),
+                      fn_constructor_args=(model_ref, runtime.device.type, runtime.dtype, batch, cfg.views, shape,
+                                           features),
                       **plan["model_res"])
     yield from _collect(ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2),
                         Assembler(jobs, cfg.views), watch)
@@ -284,7 +286,8 @@ class _Model:
     ``Predictor`` as the local engine (fixed, padded batch size), so rows match locally made ones.
     """
 
-    def __init__(self, model, device_type: str, dtype, batch_size: int, views: bool, shape: tuple) -> None:
+    def __init__(self, model, device_type: str, dtype, batch_size: int, views: bool, shape: tuple,
+                 features: bool = False) -> None:
         import ray
         import torch
 
@@ -297,7 +300,7 @@ class _Model:
         device = torch.device("cuda" if gpu else "cpu")
         # this actor process exists for the model alone: autotune cuDNN for its fixed batch shape
         torch.backends.cudnn.benchmark = gpu
-        self.predictor = Predictor(model, device, dtype, batch_size, views=views)
+        self.predictor = Predictor(model, device, dtype, batch_size, views=views, features=features)
         self.batch_size = batch_size
         self.shape = tuple(shape)
 
