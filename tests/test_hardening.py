@@ -90,10 +90,12 @@ def test_shards_and_merge_agree_on_identity(clips, tiny_model_dir, tmp_path):
     m = tmp_path / "m.csv"
     r = cost("merge", a, b, "--out", m)
     assert r.returncode == 0, r.stderr.decode()
-    # the same video under two spellings in two outputs is one video twice: refused
+    # the same video under two spellings in two outputs is one video twice: refused. (The shard
+    # a video falls in hangs on its path, so on 1 run in 8 one shard holds all three videos and
+    # the other none: take one that holds some.)
     c = tmp_path / "c.csv"
     assert cost("label", tmp_path / "linked", "-o", c, "--model", tiny_model_dir).returncode == 0
-    r = cost("merge", a, c, "--out", tmp_path / "m2.csv")
+    r = cost("merge", a if names(a) else b, c, "--out", tmp_path / "m2.csv")
     assert r.returncode == 2 and b"is in both" in r.stderr, r.stderr.decode()
 
 
