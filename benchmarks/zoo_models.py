@@ -37,10 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cost_cli.model.archs import default_pipeline  # noqa: E402
+from cost_cli.model.archs import build_network, default_pipeline  # noqa: E402
 from cost_cli.model.flops import clip_gflops  # noqa: E402
 from cost_cli.model.optimize import prepare_for_inference  # noqa: E402
-from cost_cli.model.resnet3d_cost import CoSTRecognizer  # noqa: E402
+from cost_cli.model.blocks import Recognizer  # noqa: E402
 from cost_cli.model.transfer import transfer_state  # noqa: E402
 from zoo_reference import random_zoo_state, realistic_clips  # noqa: E402
 
@@ -59,7 +59,7 @@ def speed(rounds: int) -> None:
     nets, inputs, times = {}, {}, {}
     for net in SPEED_NETS:
         pipe = default_pipeline(net)
-        nets[net] = prepare_for_inference(CoSTRecognizer(net, 400).eval(), torch.device("cpu"))
+        nets[net] = prepare_for_inference(build_network(net, 400).eval(), torch.device("cpu"))
         for b in (1, 4):
             x = torch.randn(b, 3, pipe["clip_len"], pipe["crop_size"], pipe["crop_size"])
             inputs[net, b] = x.contiguous(memory_format=torch.channels_last_3d)
@@ -95,11 +95,11 @@ def inflation_like(state: dict, spread: float, seed: int) -> dict:
 
 @torch.no_grad()
 def realistic_source(net: str, frames: int, size: int, n_calib: int, seed: int,
-                     taps: str = "random") -> CoSTRecognizer:
+                     taps: str = "random") -> Recognizer:
     """A source network of synthetic weights whose batch norms hold the statistics of
     realistic clips and whose classifier is centred on their mean feature. ``taps``: 'random'
     (independent temporal taps) or 'inflated' (:func:`inflation_like`, 20 % spread)."""
-    model = CoSTRecognizer(net, 400)
+    model = build_network(net, 400)
     state = random_zoo_state(net, 400, seed=seed)
     if taps == "inflated":
         state = inflation_like(state, 0.2, seed)
@@ -125,7 +125,7 @@ def transfers(size: int, n_calib: int, n_eval: int) -> None:
     print(f"\n## CoST starts carried from the zoo networks ({n_eval} held-out clips, {size}x{size}, fp32)")
     print(f"{'source':<15} {'temporal taps':<14} {'target':<20} {'exact':>6} {'rel err':>10} "
           f"{'top-1 agree':>12} {'static rel err':>15}")
-    sources: dict[tuple[str, str], CoSTRecognizer] = {}
+    sources: dict[tuple[str, str], Recognizer] = {}
     for src, dst, taps in [(s, d, t) for s, d in TRANSFERS
                            for t in (("-",) if s == "c2d-r50" else ("random", "inflated"))]:
         frames = 32 if src == "i3d-r50" else 8
@@ -134,7 +134,7 @@ def transfers(size: int, n_calib: int, n_eval: int) -> None:
                                                     taps="inflated" if taps == "inflated" else "random")
         model = sources[(src, taps)]
         t = transfer_state(model.state_dict(), src, frames, dst, 400)
-        cost = CoSTRecognizer(t.arch, 400, frames=t.frames).eval()
+        cost = build_network(t.arch, 400, frames=t.frames).eval()
         cost.load_state_dict(t.state, strict=True)
         x = realistic_clips(n_eval, frames, size, seed=77)
         ref = torch.cat([model(x[i:i + 2]) for i in range(0, n_eval, 2)])

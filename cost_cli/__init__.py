@@ -18,8 +18,8 @@ __all__ = ["__version__", "load_model"]
 def load_model(source=None, device=None):
     """Load a CoST model: a model folder, an official ``.pth``, a registry name or a Hub repo id.
 
-    ``None`` loads the bundled default model. See :func:`cost_cli.model.loading.load_model`.
+    ``None`` loads the bundled default model. See :func:`cost_cli.loader.load_model`.
     """
-    from .model.loading import load_model as _load
+    from .loader import load_model as _load
 
     return _load(source, device=device)

@@ -1,7 +1,9 @@
 """The only module that talks to the Hugging Face Hub (through ``huggingface_hub``).
 
-It serves Hub repo ids (``ORG/NAME[@REV]``) and the registry's ``hub`` and ``derived`` entries;
-plain URLs are :mod:`cost_cli.fetch`'s, and :mod:`cost_cli.resolve` decides which is used.
+It serves Hub repo ids (``ORG/NAME[@REV]``) and the files of the registry's ``hub`` and
+``derived`` entries; plain URLs are :mod:`cost_cli.fetch`'s, and :mod:`cost_cli.resolve` decides
+which is used. It fetches files and builds no network: the ImageNet entries' models are built
+from the files it fetches by :mod:`cost_cli.resolve`, through the model layer.
 
 Downloads go to the standard Hub cache, so ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``,
 ``HF_ENDPOINT`` and ``HF_TOKEN`` work as they do for every Hub tool. What this module adds:
@@ -10,9 +12,6 @@ Downloads go to the standard Hub cache, so ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_H
   a registry entry are checked against the digests pinned in the registry; other files against
   their Hub etag (the sha256 of an LFS file, the git blob id of a small one). A mismatch refuses
   the file and deletes nothing.
-* derived models: the ImageNet entries are built here from the Hub's 2D ResNet weights
-  (:mod:`cost_cli.model.inflate`) and cached as model folders under ``$COST_CACHE``
-  (default ``$HF_HOME/cost-cli``).
 * errors as one line and a hint (:class:`~cost_cli.errors.HubError`), never a traceback;
   ``HF_ENDPOINT`` (and the proxy variables) must be an ``http(s)://host[:port]`` address, or a
   run that needs the network stops with one line, exit 2, before its first request (a cached
@@ -56,8 +55,9 @@ from .registry import CHECKPOINT_SUFFIXES, parse_repo_ref
 if TYPE_CHECKING:
     from .registry import ModelSpec
 
-__all__ = ["ChecksumError", "cached_folder", "cost_cache", "endpoint", "hub_cache", "is_cached", "not_cached",
-           "offline", "parse_repo_ref", "registry_folder", "resolve_repo", "translate", "verify_file"]
+__all__ = ["ChecksumError", "cached_folder", "cost_cache", "endpoint", "hub_cache", "not_cached",
+           "offline", "parse_repo_ref", "registry_file", "registry_folder", "resolve_repo", "translate",
+           "translated", "verify_file"]
 
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -538,54 +538,39 @@ def _download_file(spec: "ModelSpec", filename: str, allowed: bool, force: bool)
     return Path(path)
 
 
-def _derived_root(spec: "ModelSpec") -> Path:
-    return cost_cache() / "derived" / spec.name
+def registry_file(spec: "ModelSpec", filename: str, download: bool, force: bool = False) -> tuple[Path, str]:
+    """One file of a ``hub`` or ``derived`` registry entry and the commit it is from: from the
+    Hub cache, or downloaded (when ``download`` is true and ``HF_HUB_OFFLINE`` is not set),
+    sha256-verified against the registry's digest, else against the Hub's own. Building a model
+    from it is the caller's (:mod:`cost_cli.resolve`): this module fetches files."""
+    if spec.source not in ("hub", "derived"):
+        raise ConfigError(f"{spec.name}: a {spec.source} model has no Hub files")
+    _configure()
+    allowed = bool(download) and not offline()
+    path = _download_file(spec, filename, allowed, force)
+    verify_file(path, spec.files.get(filename) or None, spec.name, spec.hub_repo, spec.revision)
+    return path, path.parent.name
 
 
-def _derived_dir(spec: "ModelSpec", commit: str) -> Path:
-    from .model.inflate import INFLATE_VERSION
-
-    return _derived_root(spec) / f"{commit[:12]}-v{INFLATE_VERSION}"
-
-
-def _cached_derived(spec: "ModelSpec") -> Path | None:
-    from .model.folder import is_model_folder
-    from .model.inflate import INFLATE_VERSION
-
-    if spec.revision:
-        d = _derived_dir(spec, spec.revision)
-        return d if is_model_folder(d) else None
-    root = _derived_root(spec)
-    if not root.is_dir():
-        return None
-    built = [d for d in root.iterdir() if d.name.endswith(f"-v{INFLATE_VERSION}") and is_model_folder(d)]
-    return max(built, key=lambda d: d.stat().st_mtime) if built else None
+def translated(what: str, repo_id: str, revision: str | None = None) -> contextlib.AbstractContextManager:
+    """A block whose Hub and disk errors become one-line :class:`HubError` s (as this module's own)."""
+    return _hub_errors(what, repo_id, revision)
 
 
 def registry_folder(spec: "ModelSpec", download: bool, force: bool = False) -> Path:
-    """The model folder of a registry entry whose source is the Hub (``hub`` or ``derived``).
+    """The model folder of a ``hub`` registry entry (a model folder in a Hub repo).
 
     From the cache when it is there; otherwise downloaded (when ``download`` is true and
-    ``HF_HUB_OFFLINE`` is not set) and sha256-verified against the registry's digests.
-    Derived entries are built from the downloaded 2D weights and cached. Raises HubError when
-    the model is not available.
+    ``HF_HUB_OFFLINE`` is not set) and sha256-verified against the registry's digests. Raises
+    HubError when the model is not available.
     """
     from .model.folder import is_model_folder
 
-    if spec.source not in ("hub", "derived"):
+    if spec.source != "hub":
         raise ConfigError(f"{spec.name}: a {spec.source} model has no Hub folder")
-    _configure()
-    allowed = bool(download) and not offline()
-    if spec.source == "derived":
-        if not force:
-            cached = _cached_derived(spec)
-            if cached is not None:
-                return cached
-        return _build_derived(spec, allowed, force)
     folder: Path | None = None
-    for filename, digest in spec.files.items():
-        path = _download_file(spec, filename, allowed, force)
-        verify_file(path, digest or None, spec.name, spec.hub_repo, spec.revision)
+    for filename in spec.files:
+        path, _ = registry_file(spec, filename, download, force)
         folder = path.parent if "/" not in filename else Path(str(path)[: -len(filename) - 1])
     if folder is None or not is_model_folder(folder):
         raise ConfigError(f"{spec.name}: {spec.hub_repo} does not hold a model folder "
@@ -593,48 +578,8 @@ def registry_folder(spec: "ModelSpec", download: bool, force: bool = False) -> P
     return folder
 
 
-def _build_derived(spec: "ModelSpec", allowed: bool, force: bool) -> Path:
-    from safetensors.torch import load_file
-
-    from . import console
-    from .model.archs import default_pipeline
-    from .model.folder import ModelConfig, write_model_folder
-    from .model.inflate import INFLATE_VERSION, inflate_state
-
-    if len(spec.files) != 1:
-        raise ConfigError(f"{spec.name}: a derived entry names exactly one weights file")
-    (filename, digest), = spec.files.items()
-    path = _download_file(spec, filename, allowed, force)
-    commit = path.parent.name
-    verify_file(path, digest or None, spec.name, spec.hub_repo, spec.revision)
-    if not digest:
-        console.warn(f"{spec.name}: the registry pins no digest for {spec.hub_repo}; "
-                     "checked against the Hub's own sha256 only")
-    console.info(f"building {spec.name}: inflating {spec.hub_repo} into {spec.arch} ({spec.frames}-frame stem)")
-    try:
-        state2d = load_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own types
-        raise ConfigError(f"{spec.name}: {path.name} from {spec.hub_repo} is unreadable ({exc})") from None
-    state, n = inflate_state(state2d, spec.arch, spec.frames)
-    pipeline = spec.pipeline.as_dict() if spec.pipeline else default_pipeline(spec.arch, spec.frames)
-    config = ModelConfig(arch=spec.arch, num_classes=n, frames=spec.frames, **pipeline,
-                         dataset=spec.dataset, name=spec.name,
-                         provenance={"inflated_from": f"{spec.hub_repo}@{commit}", "source_file": filename,
-                                     "source_sha256": digest or Path(os.path.realpath(path)).name,
-                                     "inflate_version": INFLATE_VERSION, "license": spec.license,
-                                     "note": "ImageNet 2D weights inflated into CoST; the classifier "
-                                             "is the 2D one, for fine-tuning rather than action labels"})
-    labels = [str(i) for i in range(n)]
-    out = _derived_dir(spec, commit)
-    with _hub_errors(spec.name, spec.hub_repo, spec.revision):
-        write_model_folder(out, config, labels, state)
-    return out
-
-
 def cached_folder(spec: "ModelSpec") -> Path | None:
-    """The cached model folder of a hub or derived entry, or None; no network, no hashing."""
-    if spec.source == "derived":
-        return _cached_derived(spec)
+    """The cached model folder of a ``hub`` entry, or None; no network, no hashing."""
     if spec.source != "hub":
         return None
     hf = _hf()
@@ -645,8 +590,3 @@ def cached_folder(spec: "ModelSpec") -> Path | None:
             return None
         folder = Path(hit).parent if "/" not in filename else Path(hit[: -len(filename) - 1])
     return folder
-
-
-def is_cached(spec: "ModelSpec") -> bool:
-    """Whether a hub or derived entry can be used without the network."""
-    return cached_folder(spec) is not None

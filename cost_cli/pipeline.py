@@ -74,7 +74,7 @@ def run_label(cfg: LabelConfig, stdin=None) -> Summary:
 
 def _label(cfg: LabelConfig, videos: list[Found], problems: list[Problem], session, t0: float) -> Summary:
     from .engines import run as run_engine
-    from .model.loading import load_model
+    from .loader import load_model
 
     runtime = resolve_runtime(cfg, cluster_gpus=session.gpus) if session is not None else resolve_runtime(cfg)
     model = load_model(cfg.model, warn=console.warn)

@@ -233,7 +233,7 @@ def address_problem(text: str, query: bool = False) -> str | None:
 
 def validate_spec(spec: ModelSpec) -> None:
     """Check one entry against the schema: the one place that knows what each kind requires."""
-    from .model.archs import ARCHITECTURES, FRAME_VARIANTS
+    from .model.archs import ARCHITECTURES, frame_variants
 
     def bad(why: str) -> ConfigError:
         return ConfigError(f"registry entry {spec.name if isinstance(spec.name, str) and spec.name else '?'}: {why}")
@@ -252,8 +252,9 @@ def validate_spec(spec: ModelSpec) -> None:
         raise bad(f"bad status {spec.status!r} (one of {', '.join(STATUSES)})")
     if spec.arch not in ARCHITECTURES:
         raise bad(f"unknown architecture {spec.arch!r}")
-    if spec.frames not in FRAME_VARIANTS:
-        raise bad(f"frames must be one of {', '.join(map(str, FRAME_VARIANTS))}")
+    variants = frame_variants(spec.arch)
+    if spec.frames not in variants:
+        raise bad(f"frames must be {' or '.join(map(str, variants))} for {spec.arch}")
     if not isinstance(spec.num_classes, int) or isinstance(spec.num_classes, bool) or spec.num_classes < 1:
         raise bad("num_classes must be a positive integer")
     if not isinstance(spec.accuracy, dict) or not all(isinstance(k, str) and isinstance(v, str)

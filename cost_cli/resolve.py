@@ -11,7 +11,9 @@ A value is tried as, in this order:
 URL entries are downloaded by :mod:`cost_cli.fetch` into ``$COST_CACHE/downloads/`` and
 converted once into ``$COST_CACHE/models/NAME/KEY/``, where KEY changes with the file, the
 entry's conversion settings, the converter (:data:`CONVERT_VERSION`) and the tool's version,
-so any of them rebuilds the folder. Hub and derived entries are :mod:`cost_cli.hub`'s.
+so any of them rebuilds the folder. Hub entries' folders and derived entries' 2D weights are
+fetched by :mod:`cost_cli.hub`; derived entries are built here (:mod:`cost_cli.model.inflate`)
+into ``$COST_CACHE/derived/NAME/COMMIT-vN/``.
 
 Nothing here imports torch at module level: ``cost models`` uses :func:`availability`.
 """
@@ -174,6 +176,8 @@ def registry_folder(spec: ModelSpec, download: bool = True, force: bool = False,
         return folder
     if source == "url":
         return _url_folder(spec, download=download, force=force)
+    if source == "derived":
+        return _derived_folder(spec, download=download, force=force)
     return hub.registry_folder(spec, download=download, force=force)
 
 
@@ -186,7 +190,9 @@ def cached_folder(spec: ModelSpec) -> Path | None:
     if source == "url":
         folder = url_model_dir(spec)
         return folder if is_model_folder(folder) else None
-    if source in ("hub", "derived"):
+    if source == "derived":
+        return _cached_derived(spec)
+    if source == "hub":
         return hub.cached_folder(spec)
     return None
 
@@ -213,6 +219,76 @@ def availability(spec: ModelSpec) -> tuple[str, Path | None]:
 def folder_size(folder: str | os.PathLike) -> int:
     """Bytes of the files in a model folder (symlinks followed, as the Hub cache uses them)."""
     return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
+
+
+# ------------------------------------------------------------------------------ derived entries
+
+def _derived_root(spec: ModelSpec) -> Path:
+    return cost_cache() / "derived" / spec.name
+
+
+def _derived_dir(spec: ModelSpec, commit: str) -> Path:
+    from .model.inflate import INFLATE_VERSION
+
+    return _derived_root(spec) / f"{commit[:12]}-v{INFLATE_VERSION}"
+
+
+def _cached_derived(spec: ModelSpec) -> Path | None:
+    from .model.inflate import INFLATE_VERSION
+
+    if spec.revision:
+        d = _derived_dir(spec, spec.revision)
+        return d if is_model_folder(d) else None
+    root = _derived_root(spec)
+    if not root.is_dir():
+        return None
+    built = [d for d in root.iterdir() if d.name.endswith(f"-v{INFLATE_VERSION}") and is_model_folder(d)]
+    return max(built, key=lambda d: d.stat().st_mtime) if built else None
+
+
+def _derived_folder(spec: ModelSpec, download: bool, force: bool) -> Path:
+    """A derived entry's model folder: cached, or built from the Hub's 2D weights (fetched by
+    :mod:`cost_cli.hub`) by inflating them into the entry's network."""
+    if not force:
+        cached = _cached_derived(spec)
+        if cached is not None:
+            return cached
+    if len(spec.files) != 1:
+        raise ConfigError(f"{spec.name}: a derived entry names exactly one weights file")
+    (filename, digest), = spec.files.items()
+    path, commit = hub.registry_file(spec, filename, download=download, force=force)
+    if not digest:
+        console.warn(f"{spec.name}: the registry pins no digest for {spec.hub_repo}; "
+                     "checked against the Hub's own sha256 only")
+    return _build_derived(spec, path, commit, filename, digest)
+
+
+def _build_derived(spec: ModelSpec, path: Path, commit: str, filename: str, digest: str) -> Path:
+    from safetensors.torch import load_file
+
+    from .model.archs import default_pipeline
+    from .model.folder import ModelConfig, write_model_folder
+    from .model.inflate import INFLATE_VERSION, inflate_state
+
+    console.info(f"building {spec.name}: inflating {spec.hub_repo} into {spec.arch} ({spec.frames}-frame stem)")
+    try:
+        state2d = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own types
+        raise ConfigError(f"{spec.name}: {path.name} from {spec.hub_repo} is unreadable ({exc})") from None
+    state, n = inflate_state(state2d, spec.arch, spec.frames)
+    pipeline = spec.pipeline.as_dict() if spec.pipeline else default_pipeline(spec.arch, spec.frames)
+    config = ModelConfig(arch=spec.arch, num_classes=n, frames=spec.frames, **pipeline,
+                         dataset=spec.dataset, name=spec.name,
+                         provenance={"inflated_from": f"{spec.hub_repo}@{commit}", "source_file": filename,
+                                     "source_sha256": digest or Path(os.path.realpath(path)).name,
+                                     "inflate_version": INFLATE_VERSION, "license": spec.license,
+                                     "note": "ImageNet 2D weights inflated into CoST; the classifier "
+                                             "is the 2D one, for fine-tuning rather than action labels"})
+    labels = [str(i) for i in range(n)]
+    out = _derived_dir(spec, commit)
+    with hub.translated(spec.name, spec.hub_repo, spec.revision):  # a full disk is one line
+        write_model_folder(out, config, labels, state)
+    return out
 
 
 # ------------------------------------------------------------------------------ URL entries

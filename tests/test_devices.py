@@ -54,7 +54,7 @@ class Counting(Predictor):
 
 
 def test_multi_predictor_splits_batches_and_equals_one_device(tiny_model_dir):
-    from cost_cli.model.loading import load_model
+    from cost_cli.loader import load_model
 
     model = load_model(str(tiny_model_dir))
     cpu = torch.device("cpu")
@@ -136,7 +136,7 @@ def test_two_gpus_in_flight_read_back_right():
 def test_multi_predictor_runs_batches_in_flight(tiny_model_dir):
     """Two batches submitted before either is read: each replica runs them one after the other
     (one thread per device), and both come back right."""
-    from cost_cli.model.loading import load_model
+    from cost_cli.loader import load_model
 
     model = load_model(str(tiny_model_dir))
     cpu = torch.device("cpu")

@@ -308,6 +308,39 @@ def test_the_weights_corner_keeps_its_rooms():
             assert '".ckpt"' not in text, f"{path} keeps its own list of checkpoint suffixes"
 
 
+# what cost_cli.model may import from the rest of the package: the one table of errors, and the
+# shipped class lists (pure data: cost_cli.labels itself imports only errors and model.folder)
+MODEL_MAY_IMPORT = {"cost_cli.errors", "cost_cli.labels"}
+
+
+def _in_model(mod: str) -> bool:
+    return mod == "cost_cli.model" or mod.startswith("cost_cli.model.")
+
+
+def test_the_networks_import_nothing_above_them():
+    """Names are resolved above the networks (cost_cli.loader, cost_cli.resolve): the model layer
+    builds networks from local files and reaches up into nothing."""
+    graph = _imports()
+    for mod, deps in graph.items():
+        if _in_model(mod):
+            above = {d for d in deps if not _in_model(d)} - MODEL_MAY_IMPORT
+            assert not above, f"{mod} imports {sorted(above)}"
+    for leaf in MODEL_MAY_IMPORT:
+        assert all(d == "cost_cli.errors" or _in_model(d) for d in graph[leaf]), (leaf, graph[leaf])
+
+
+def test_the_weights_corner_fetches_files_and_builds_no_network():
+    """hub.py fetches and verifies files; the model layer builds networks from them, called from
+    above (resolve.py). From the model layer hub.py uses only the model folder format's helpers."""
+    graph = _imports()
+    for mod in ("cost_cli.hub", "cost_cli.fetch", "cost_cli.registry"):
+        assert {d for d in graph[mod] if _in_model(d)} <= {"cost_cli.model.folder", "cost_cli.model.archs"}, mod
+    assert "cost_cli.model.archs" not in graph["cost_cli.hub"]
+    hub_src = (PACKAGE / "hub.py").read_text()
+    for word in ("inflate", "write_model_folder", "prepare_conversion", "build_network"):
+        assert word not in hub_src, word
+
+
 def test_every_package_is_in_the_wheel():
     """pyproject.toml lists the packages by hand: a new sub-package must be listed too."""
     import tomllib

@@ -3,8 +3,10 @@
 import pytest
 import torch
 
+from cost_cli.model import archs
+from cost_cli.model.archs import ARCHITECTURES
 from cost_cli.model.flops import clip_gflops
-from cost_cli.model.resnet3d_cost import ARCHITECTURES, CoSTRecognizer
+from cost_cli.model.resnet3d_cost import CoSTRecognizer
 from official import expected_layout, random_state, reference_forward
 
 ARCH_LAYOUT = {
@@ -17,7 +19,43 @@ ARCH_LAYOUT = {
 def test_every_arch_is_covered():
     # the CoST release's networks (8- and 32-frame stems); the MMAction2 1.x zoo networks and
     # the C2D-stem CoST variants are held to their own reference in tests/test_zoo_models.py
-    assert set(ARCH_LAYOUT) == {n for n, s in ARCHITECTURES.items() if s.frame_variants == (8, 32)}
+    assert set(ARCH_LAYOUT) == {n for n, s in ARCHITECTURES.items()
+                                if s.family == "cost" and s.frame_variants == (8, 32)}
+
+
+def test_the_table_names_each_family_and_its_ids():
+    """archs.ARCHS (read without torch) is what the family modules hold: each id in the family
+    and with the frame variants the table says, and every family id in the table."""
+    import importlib
+
+    for fam, module in archs.FAMILIES.items():
+        mod = importlib.import_module(f"cost_cli.model.{module}")
+        assert mod.FAMILY == fam
+        assert {n for n, (f, _) in archs.ARCHS.items() if f == fam} == set(mod.SPECS), fam
+        for name, spec in mod.SPECS.items():
+            assert spec.name == name and spec.family == fam
+            assert archs.ARCHS[name] == (fam, spec.frame_variants), name
+            for hook in ("default_pipeline", "layout", "min_clip_len", "build"):
+                assert callable(getattr(mod, hook)), (fam, hook)
+
+
+def test_the_table_is_read_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom cost_cli.model import archs\n"
+            "assert 'costb-r50' in archs.ARCHITECTURES and len(archs.ARCHITECTURES) == len(archs.ARCHS)\n"
+            "assert archs.frame_variants('i3d-r50') == (32,) and archs.family_name('c2d-r50') == 'c2d'\n"
+            "assert 'torch' not in sys.modules\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_cost_recognizer_builds_only_cost_networks():
+    with pytest.raises(ValueError, match="build_network"):
+        CoSTRecognizer("c2d-r50", 5)
+    with torch.device("meta"):
+        assert archs.build_network("c2d-r50", 5).num_classes == 5
 
 
 @pytest.mark.parametrize("arch", sorted(ARCH_LAYOUT))

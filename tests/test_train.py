@@ -47,7 +47,7 @@ def test_fine_tune_learns(tmp_path):
     losses = [r["loss"] for r in result.history]
     assert losses[-1] < losses[0]
     assert result.val_accuracy > 0.5  # chance is 1/3
-    from cost_cli.model.loading import load_model
+    from cost_cli.loader import load_model
 
     m = load_model(str(tmp_path / "m"))
     assert m.labels == ["static", "moving left", "growing"] and m.arch.name == "costb-tiny"

@@ -81,7 +81,7 @@ def demo_videos(tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------- shares
 
 def test_learned_shares_match_hand_computed(costa_dir):
-    from cost_cli.model.loading import load_model
+    from cost_cli.loader import load_model
     from cost_cli.views import learned_views, mean_views
 
     layers = learned_views(load_model(str(costa_dir)))
@@ -175,7 +175,7 @@ def _windows_as_label_samples(model, path: Path) -> np.ndarray:
 
 
 def test_label_views_costb_equal_hand_computed(tiny_model_dir, demo_videos):
-    from cost_cli.model.loading import load_model
+    from cost_cli.loader import load_model
     from cost_cli.views import measured_views
 
     video = demo_videos / "motion_001.mp4"
@@ -545,7 +545,7 @@ def test_html_report_with_truth_opens_and_hovers_in_chromium(truth_report, tmp_p
 def test_motion_classes_lean_more_on_temporal_views_than_static():
     import torch
 
-    from cost_cli.model.loading import load_model
+    from cost_cli.loader import load_model
     from cost_cli.views import demo_windows, measured_views
 
     torch.manual_seed(0)

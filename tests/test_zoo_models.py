@@ -12,12 +12,11 @@ import torch
 
 import cost_cli
 from cost_cli.errors import CheckpointError
-from cost_cli.model.archs import ARCHITECTURES, default_pipeline
+from cost_cli.model.archs import ARCHITECTURES, build_network, default_pipeline
 from cost_cli.model.checkpoint import convert_checkpoint, prepare_conversion, read_checkpoint
 from cost_cli.model.layouts import infer_layout
 from cost_cli.model.flops import clip_gflops
 from cost_cli.model.optimize import prepare_for_inference
-from cost_cli.model.resnet3d_cost import CoSTRecognizer
 from official import random_state, reference_forward
 from zoo_reference import NETS, mmaction_checkpoint, random_zoo_state, realistic_clips, zoo_layout, zoo_forward
 import clirun
@@ -71,20 +70,20 @@ def test_zoo_ids_and_pipelines():
     for net, frames, clip in (("c2d-r50", 8, (8, 8)), ("i3d-r50", 32, (32, 2)),
                               ("slowonly-r50", 8, (8, 8)), ("slowonly-r101", 8, (8, 8))):
         spec = ARCHITECTURES[net]
-        assert spec.frame_variants == (frames,) and spec.family == "mmaction2"
+        assert spec.frame_variants == (frames,) and spec.family == ("c2d" if net == "c2d-r50" else "resnet3d")
         p = default_pipeline(net)
         assert (p["clip_len"], p["frame_interval"], p["short_side"], p["crop_size"]) == (*clip, 256, 224)
         assert p["mean"] == (123.675, 116.28, 103.53) and p["std"] == (58.395, 57.12, 57.375)
     assert default_pipeline("costb-r50", 32)["clip_len"] == 32
     with pytest.raises(ValueError, match="no 8-frame variant"):
         default_pipeline("i3d-r50", 8)
-    assert "c2d-r50-cost" in ARCHITECTURES and ARCHITECTURES["c2d-r50"].conv_rank == 4
+    assert "c2d-r50-cost" in ARCHITECTURES and ARCHITECTURES["c2d-r50-cost"].family == "cost"
 
 
 @pytest.mark.parametrize("net", list(NETS))
 def test_state_dict_is_the_publishers_layout(net):
     with torch.device("meta"):
-        model = CoSTRecognizer(net, 400)
+        model = build_network(net, 400)
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == zoo_layout(net)
     assert infer_layout({k: torch.empty(s, device="meta") for k, s in zoo_layout(net).items()}).arch == net
 
@@ -294,7 +293,7 @@ def test_layout_derived_from_the_spec_equals_the_network(arch):
 
     for frames in ARCHITECTURES[arch].frame_variants:
         with torch.device("meta"):
-            model = CoSTRecognizer(arch, 7, frames=frames)
+            model = build_network(arch, 7, frames=frames)
         got = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
         assert got == expected_layout(arch, frames, 7)
 

@@ -21,7 +21,7 @@ def info(
 
     classify(model)  # a value that names nothing is refused before torch is imported
     from ..model.flops import clip_gflops
-    from ..model.loading import load_model
+    from ..loader import load_model
 
     m = load_model(model, warn=warn)
     cfg = m.config

@@ -36,7 +36,7 @@ def inspect(
     """
     from ..devices import pick_device
     from ..errors import UsageError
-    from ..model.loading import load_model
+    from ..loader import load_model
     from ..plots import _pyplot, layers_png, output_kind
     from ..views import inspect_views
 

@@ -1,29 +1,110 @@
-"""The named network shapes and their input pipelines (no torch here: listing models must start fast).
+"""Architecture ids and the table that maps each to its network family (no torch here:
+listing models and checking a registry must start fast).
 
-Two families share one builder (:mod:`cost_cli.model.resnet3d_cost`) and one key layout
-(``backbone.layerX.Y.convN.conv.weight`` ...):
+A *family* is one module under :mod:`cost_cli.model` that owns everything about its networks:
+their ids and shapes (a frozen spec per id), the input pipeline each was trained with, the key
+layout of its weights and the builder. The families:
 
-* the CoST networks of the authors' release (``costa-*``, ``costb-*``) and its C2D baseline
-  (``c2d-r50-cost``, ``c2d-tiny``): 8- or 32-frame stem, temporal pool after layer1;
-* MMAction2 1.x Kinetics-400 networks of the ResNet3d family: ``c2d-r50`` (a 2-D ResNet run
-  frame by frame, 4-D tensors), ``i3d-r50`` (32x2) and ``slowonly-r50`` / ``slowonly-r101``
-  (8x8), whose stems, pools and inflated blocks follow MMAction2's configs.
+========== ========================== ==============================================================
+family     module                     networks
+========== ========================== ==============================================================
+cost       :mod:`.resnet3d_cost`      CoST(a)/(b) of the authors' release, its C2D baseline, tiny ones
+c2d        :mod:`.c2d`                MMAction2's per-frame 2-D ResNets (4-D tensors): C2D-R50
+resnet3d   :mod:`.resnet3d`           MMAction2's ResNet3d family: I3D-R50, SlowOnly-R50/R101
+========== ========================== ==============================================================
+
+Every family module provides ``SPECS`` (id -> spec), ``default_pipeline(spec, frames)``,
+``layout(spec, frames)`` (key -> (shape, dtype), the classifier sized for one class),
+``min_clip_len(spec, frames)`` and ``build(spec, num_classes, frames)``. Adding a family is
+adding such a module, its rows in :data:`ARCHS` and its registry entries.
+
+This module is the one way in: :func:`get_arch`, :func:`default_pipeline`, :func:`min_clip_len`
+and :func:`build_network` look the id up here and call its family (importing it, and so torch,
+only then); :data:`ARCHITECTURES` answers ``in``, ``len`` and iteration from the table alone.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .blocks import Recognizer
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
-# stem variant -> (clip_len, frame_interval) of the one-clip evaluation pipeline
-CLIP_SAMPLING = {8: (8, 8), 32: (32, 2)}
+# family -> its module under cost_cli.model
+FAMILIES = {
+    "cost": "resnet3d_cost",
+    "c2d": "c2d",
+    "resnet3d": "resnet3d",
+}
+
+# arch id -> (family, frame variants). The order is the order of `cost convert`'s ties: of two
+# architectures whose weights have exactly the same keys and shapes, the first is taken (unless
+# the other's published class count fits, see ArchSpec.published_classes).
+# tests/test_model.py holds this table to the families' own SPECS.
+ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "costa-r50": ("cost", (8, 32)),
+    "costb-r50": ("cost", (8, 32)),
+    "costa-r101": ("cost", (8, 32)),
+    "costb-r101": ("cost", (8, 32)),
+    "costa-r50-c2dstem": ("cost", (8,)),
+    "costb-r50-c2dstem": ("cost", (8,)),
+    "c2d-r50-cost": ("cost", (8, 32)),
+    "c2d-r50": ("c2d", (8,)),
+    "i3d-r50": ("resnet3d", (32,)),
+    "slowonly-r50": ("resnet3d", (8,)),
+    "slowonly-r101": ("resnet3d", (8,)),
+    "costa-tiny": ("cost", (8, 32)),
+    "costb-tiny": ("cost", (8, 32)),
+    "c2d-tiny": ("cost", (8, 32)),
+}
+
+FRAME_VARIANTS = tuple(sorted({f for _, variants in ARCHS.values() for f in variants}))
+
+# An id that named another network before: a model folder written then still loads as that one.
+# ``c2d-r50`` was the CoST release's C2D (5-D tensors); since the MMAction2 1.x model zoo it is
+# the 2-D per-frame C2D (4-D tensors). The tensor rank of the stem tells them apart.
+LEGACY_IDS = {"c2d-r50": ("c2d-r50-cost", 5)}
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """What every network shape has; each family's spec adds its own fields.
+
+    ``kind`` is the CoST kind of its CoST layers ('a', 'b'), None for a network without any.
+    ``frame_variants`` are the clip lengths its stem is made for (8: no temporal stride, 32:
+    the 32-frame stems; other families have one each). ``published_classes``: class counts of
+    the publisher's checkpoints of this network, which decide between two ids whose weights
+    have the same keys and shapes.
+    """
+
+    name: str
+    family: str
+    description: str
+    blocks: tuple[int, ...]
+    base_width: int = 64
+    frame_variants: tuple[int, ...] = (8,)
+    kind: str | None = None
+    published_classes: tuple[int, ...] = ()
+
+    @property
+    def depth(self) -> int | str:
+        return {(3, 4, 6, 3): 50, (3, 4, 23, 3): 101}.get(self.blocks, "custom")
+
+    def variant_text(self, frames: int) -> str:
+        """`` (8-frame)`` where an id has several variants, else nothing (for messages)."""
+        return f" ({frames}-frame)" if len(self.frame_variants) > 1 else ""
 
 
 @dataclass(frozen=True)
 class Stem:
-    """The stem of one frame variant: conv1 (kernel_t, 7, 7) and the max-pool after it."""
+    """A ResNet stem: conv1 (kernel_t, 7, 7) and the max-pool after it."""
 
     kernel_t: int
     stride_t: int
@@ -32,146 +113,103 @@ class Stem:
     pool_padding: int  # spatial padding of the (.., 3, 3) max-pool
 
 
-@dataclass(frozen=True)
-class ArchSpec:
-    """A named network shape.
-
-    ``inflate`` flags one entry per block. What an inflated block is depends on
-    ``inflate_style``: ``"cost"`` makes its conv2 a CoST operation of ``kind``; ``"3x1x1"``
-    (I3D, SlowOnly) makes its conv1 a (3, 1, 1) convolution. ``conv_rank`` 4 means a 2-D ResNet
-    run frame by frame (4-D weight tensors, MMAction2's C2D).
-    """
-
-    name: str
-    kind: str | None  # 'a', 'b', or None (no CoST layers)
-    blocks: tuple[int, ...]
-    inflate: tuple[tuple[int, ...], ...]
-    base_width: int = 64
-    description: str = ""
-    inflate_style: str = "cost"  # 'cost' or '3x1x1'
-    conv_rank: int = 5  # 5: Conv3d everywhere; 4: Conv2d per frame (C2D of MMAction2 1.x)
-    frame_variants: tuple[int, ...] = (8, 32)
-    stem_pool_padding: int = 1
-    stem_pool_kernel_t: int | None = None  # None: 2 when the pool strides over time, else 1
-    temporal_pool: bool = True  # max-pool (2, 1, 1) after layer1
-    short_side: int = 256
-    crop_size: int = 224
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    family: str = "cost"  # 'cost' (CoST release) or 'mmaction2' (MMAction2 1.x model zoo)
-
-    @property
-    def depth(self) -> int | str:
-        return {(3, 4, 6, 3): 50, (3, 4, 23, 3): 101}.get(self.blocks, "custom")
-
-    def stem(self, frames: int) -> Stem:
-        """The stem of a frame variant (8: kt=1, no temporal stride; 32: kt=5, stride 2)."""
-        if frames not in self.frame_variants:
-            raise ValueError(f"{self.name} has no {frames}-frame variant "
-                             f"(frames: {', '.join(map(str, self.frame_variants))})")
-        kt, st, pool_st = (1, 1, 1) if frames == 8 else (5, 2, 2)
-        pool_kt = self.stem_pool_kernel_t or (1 if pool_st == 1 else 2)
-        return Stem(kt, st, pool_kt, pool_st, self.stem_pool_padding)
+def frames_out(stem: Stem, temporal_pool: bool, t: int) -> int:
+    """Frames left after the stem and (``temporal_pool``) the (2, 1, 1) pool after layer1."""
+    pad = (stem.kernel_t - 1) // 2  # conv1 pads time by half its kernel; the pools do not
+    t = (t + 2 * pad - stem.kernel_t) // stem.stride_t + 1
+    t = (t - stem.pool_kernel_t) // stem.pool_stride_t + 1
+    return (t - 2) // 2 + 1 if temporal_pool and t >= 1 else t
 
 
-def _alternate(n: int, first: int) -> tuple[int, ...]:
-    return tuple((i + first + 1) % 2 for i in range(n))
+def least_frames(frames_after: Callable[[int], int]) -> int:
+    """The fewest input frames for which ``frames_after(t)`` leaves at least one."""
+    t = 1
+    while frames_after(t) < 1:
+        t += 1
+    return t
 
 
-def _none(blocks: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
-    return tuple((0,) * n for n in blocks)
+class _Architectures(Mapping):
+    """Arch id -> spec. ``in``, ``len`` and iteration read :data:`ARCHS` only; looking a spec
+    up imports its family's module (and torch)."""
+
+    def __getitem__(self, name: str) -> ArchSpec:
+        if name not in ARCHS:
+            raise KeyError(name)
+        return family(name).SPECS[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ARCHS)
+
+    def __len__(self) -> int:
+        return len(ARCHS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in ARCHS
 
 
-R50 = (3, 4, 6, 3)
-R101 = (3, 4, 23, 3)
-_R50_INFLATE = ((0, 1, 0), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (1, 0, 1))
-_R101_INFLATE = ((0, 1, 0), (1, 0, 1, 0), _alternate(23, 0), (0, 1, 0))
-_TINY_BLOCKS = (1, 1, 1, 1)
-_TINY_INFLATE = ((1,), (1,), (1,), (1,))
-# MMAction2 configs: i3d_r50.py `inflate`, ResNet3dSlowOnly's default inflate=(0, 0, 1, 1)
-_I3D_INFLATE = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))
+ARCHITECTURES: Mapping[str, ArchSpec] = _Architectures()
 
 
-def _slowonly_inflate(blocks: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
-    return tuple((1 if stage >= 2 else 0,) * n for stage, n in enumerate(blocks))
+def family(arch: str) -> ModuleType:
+    """The family module of an architecture id (imported on first use)."""
+    return importlib.import_module(f"{__package__}.{FAMILIES[_known(arch)[0]]}")
 
 
-_MM = dict(family="mmaction2")
+def _known(arch: str) -> tuple[str, tuple[int, ...]]:
+    try:
+        return ARCHS[arch]
+    except (KeyError, TypeError):
+        raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}") from None
 
-ARCHITECTURES: dict[str, ArchSpec] = {
-    spec.name: spec
-    for spec in [
-        ArchSpec("costa-r50", "a", R50, _R50_INFLATE, 64, "CoST(a), ResNet-50"),
-        ArchSpec("costb-r50", "b", R50, _R50_INFLATE, 64, "CoST(b), ResNet-50"),
-        ArchSpec("costa-r101", "a", R101, _R101_INFLATE, 64, "CoST(a), ResNet-101"),
-        ArchSpec("costb-r101", "b", R101, _R101_INFLATE, 64, "CoST(b), ResNet-101"),
-        ArchSpec("costa-r50-c2dstem", "a", R50, _R50_INFLATE, 64,
-                 "CoST(a), ResNet-50, C2D stem (stem max-pool padding 0): carries MMAction2's C2D-R50",
-                 frame_variants=(8,), stem_pool_padding=0),
-        ArchSpec("costb-r50-c2dstem", "b", R50, _R50_INFLATE, 64,
-                 "CoST(b), ResNet-50, C2D stem (stem max-pool padding 0): carries MMAction2's C2D-R50",
-                 frame_variants=(8,), stem_pool_padding=0),
-        ArchSpec("c2d-r50-cost", None, R50, _none(R50), 64,
-                 "C2D baseline of the CoST release, ResNet-50 (5-D tensors, stem pool padding 1)"),
-        ArchSpec("c2d-r50", None, R50, _none(R50), 64,
-                 "C2D-R50, MMAction2 1.x (a 2-D ResNet-50 per frame, 4-D tensors), 8x8",
-                 conv_rank=4, frame_variants=(8,), stem_pool_padding=0, **_MM),
-        ArchSpec("i3d-r50", None, R50, _I3D_INFLATE, 64,
-                 "I3D-R50, MMAction2 1.x (3x1x1 inflated blocks), 32x2",
-                 inflate_style="3x1x1", frame_variants=(32,), stem_pool_kernel_t=1, **_MM),
-        ArchSpec("slowonly-r50", None, R50, _slowonly_inflate(R50), 64,
-                 "SlowOnly-R50, MMAction2 1.x (3x1x1 blocks in layer3-4), 8x8",
-                 inflate_style="3x1x1", frame_variants=(8,), temporal_pool=False, **_MM),
-        ArchSpec("slowonly-r101", None, R101, _slowonly_inflate(R101), 64,
-                 "SlowOnly-R101, MMAction2 1.x (3x1x1 blocks in layer3-4), 8x8",
-                 inflate_style="3x1x1", frame_variants=(8,), temporal_pool=False, **_MM),
-        ArchSpec("costa-tiny", "a", _TINY_BLOCKS, _TINY_INFLATE, 16,
-                 "CoST(a), 1 block per stage, width 16 (tests, CPU)"),
-        ArchSpec("costb-tiny", "b", _TINY_BLOCKS, _TINY_INFLATE, 16,
-                 "CoST(b), 1 block per stage, width 16 (tests, CPU, bundled model)"),
-        ArchSpec("c2d-tiny", None, _TINY_BLOCKS, ((0,), (0,), (0,), (0,)), 16,
-                 "C2D baseline, 1 block per stage, width 16"),
-    ]
-}
 
-FRAME_VARIANTS = (8, 32)
+def family_name(arch: str) -> str:
+    """The family of an id (``cost``, ``c2d`` ...), from the table alone."""
+    return _known(arch)[0]
 
-# An id that named another network before: a model folder written then still loads as that one.
-# ``c2d-r50`` was the CoST release's C2D (5-D tensors); since the MMAction2 1.x model zoo it is
-# the 2-D per-frame C2D (4-D tensors). The tensor rank of the stem tells them apart.
-LEGACY_IDS = {"c2d-r50": ("c2d-r50-cost", 5)}
+
+def frame_variants(arch: str) -> tuple[int, ...]:
+    """The frame variants of an id, from the table alone."""
+    return _known(arch)[1]
 
 
 def get_arch(name: str) -> ArchSpec:
     """Look up an architecture id (``costb-r50`` ...); raises KeyError with the known ids."""
-    try:
-        return ARCHITECTURES[name]
-    except KeyError:
-        raise KeyError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}") from None
+    _known(name)
+    return family(name).SPECS[name]
+
+
+def _variant(arch: str, frames: int | None) -> int:
+    variants = frame_variants(arch)
+    frames = variants[0] if frames is None else frames
+    if frames not in variants:
+        raise ValueError(f"{arch} has no {frames}-frame variant (frames: {', '.join(map(str, variants))})")
+    return frames
 
 
 def default_pipeline(arch: str, frames: int | None = None) -> dict:
-    """The one-clip evaluation pipeline a network was trained for.
+    """The one-clip evaluation pipeline a network was trained for, as its family says.
 
     Returns ``clip_len``, ``frame_interval``, ``short_side``, ``crop_size``, ``mean`` and ``std``
-    (RGB, 0-255). ``frames`` picks the stem variant (8: 8 frames every 8; 32: 32 every 2); None
-    means the architecture's first variant. Raises KeyError for an unknown id and ValueError for
-    a variant the architecture lacks.
-
-    All networks here use MMAction2's one-clip validation pipeline: short side 256, centre
-    crop 224 (I3D, SlowOnly and C2D configs alike). Their published Kinetics-400 accuracy is the
-    10-clip x 3-crop test setting instead: 10 clips spread over the video, three crops along the
-    long side of 256 px after resizing the short side to 256 (I3D, SlowOnly, CoST), or of 224 px
-    after resizing it to 224 (C2D), probabilities averaged.
+    (RGB, 0-255). ``frames`` picks the frame variant (None: the first). Raises KeyError for an
+    unknown id and ValueError for a variant the architecture lacks.
     """
-    spec = get_arch(arch)
-    frames = spec.frame_variants[0] if frames is None else frames
-    if frames not in spec.frame_variants:
-        raise ValueError(f"{arch} has no {frames}-frame variant "
-                         f"(frames: {', '.join(map(str, spec.frame_variants))})")
-    clip_len, interval = CLIP_SAMPLING[frames]
-    return {"clip_len": clip_len, "frame_interval": interval, "short_side": spec.short_side,
-            "crop_size": spec.crop_size, "mean": tuple(spec.mean), "std": tuple(spec.std)}
+    frames = _variant(arch, frames)
+    return family(arch).default_pipeline(get_arch(arch), frames)
+
+
+def min_clip_len(arch: str, frames: int) -> int:
+    """The fewest frames a clip of ``arch`` (``frames`` variant) may hold: fewer and a temporal
+    pool or stride would have no frame left."""
+    frames = _variant(arch, frames)
+    return family(arch).min_clip_len(get_arch(arch), frames)
+
+
+def build_network(arch: str | ArchSpec, num_classes: int, frames: int | None = None) -> Recognizer:
+    """An untrained network of any architecture id (its family builds it)."""
+    name = arch if isinstance(arch, str) else arch.name
+    frames = _variant(name, frames)
+    return family(name).build(get_arch(name), num_classes, frames)
 
 
 def current_arch_id(arch: str, stem_rank: int | None) -> str:
@@ -181,24 +219,6 @@ def current_arch_id(arch: str, stem_rank: int | None) -> str:
     if legacy is not None and stem_rank == legacy[1]:
         return legacy[0]
     return arch
-
-
-def min_clip_len(arch: str, frames: int) -> int:
-    """The fewest frames a clip of ``arch`` (``frames``-frame stem) may hold: fewer and a temporal
-    pool (the stem's max-pool, the one after layer1) would have no frame left to pool."""
-    spec = get_arch(arch)
-    stem = spec.stem(frames)
-
-    def frames_out(t: int) -> int:
-        pad = (stem.kernel_t - 1) // 2  # conv1 pads time by half its kernel; the pools do not
-        t = (t + 2 * pad - stem.kernel_t) // stem.stride_t + 1
-        t = (t - stem.pool_kernel_t) // stem.pool_stride_t + 1
-        return (t - 2) // 2 + 1 if spec.temporal_pool and t >= 1 else t
-
-    t = 1
-    while frames_out(t) < 1:
-        t += 1
-    return t
 
 
 def upgrade_config(raw: dict, stem_rank: int | None) -> dict:

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, ConfigError, UsageError
-from .archs import ARCHITECTURES, default_pipeline
+from .archs import ARCHITECTURES, FRAME_VARIANTS, build_network, default_pipeline
+from .blocks import Recognizer
 from .folder import LIMITS, ModelConfig, is_model_folder, sha256_file, write_model_folder
 from .layouts import _mismatches, check_layout, expected_layout, infer_layout
-from .resnet3d_cost import CoSTRecognizer
 
 # entries of a checkpoint's state dict that are not weights of the network
 _NOT_WEIGHTS = ("data_preprocessor.",)
@@ -112,7 +112,7 @@ def _unpickling_detail(msg: str) -> str:
 
 
 def model_from_state(state: dict[str, torch.Tensor], source: str, arch: str | None = None,
-                     frames: int | None = None, num_classes: int | None = None) -> CoSTRecognizer:
+                     frames: int | None = None, num_classes: int | None = None) -> Recognizer:
     """Build the network a checkpoint describes (or ``arch``) and load it strictly."""
     inferred = infer_layout(state)
     arch = arch or inferred.arch
@@ -123,10 +123,7 @@ def model_from_state(state: dict[str, torch.Tensor], source: str, arch: str | No
         raise CheckpointError(f"unknown architecture {arch!r}", hint=f"known: {', '.join(ARCHITECTURES)}")
     spec = ARCHITECTURES[arch]
     if frames is None:
-        frames = inferred.frames if arch == inferred.arch else _frames_from_stem(state, spec.frame_variants)
-    if frames is None:
-        raise CheckpointError(f"{source}: cannot tell the frame variant (no 8- or 32-frame stem)",
-                              hint="pass --frames 8 or --frames 32")
+        frames = inferred.frames if arch == inferred.arch else _closest_variant(state, arch, num_classes)
     if frames not in spec.frame_variants:
         raise CheckpointError(f"{arch} has no {frames}-frame variant "
                               f"(frames: {', '.join(map(str, spec.frame_variants))})")
@@ -136,19 +133,21 @@ def model_from_state(state: dict[str, torch.Tensor], source: str, arch: str | No
                               hint="pass --num-classes")
     # checked against the layout before the network is built: a --num-classes of a billion
     # would otherwise allocate its classifier first
-    check_layout(expected_layout(arch, frames, num_classes), state, source, f"{arch} ({frames}-frame)")
-    model = CoSTRecognizer(arch, num_classes, frames=frames)
+    check_layout(expected_layout(arch, frames, num_classes), state, source, arch + spec.variant_text(frames))
+    model = build_network(arch, num_classes, frames=frames)
     model.load_state_dict(state, strict=True)
     return model.eval()
 
 
-def _frames_from_stem(state: dict[str, torch.Tensor], variants: Sequence[int]) -> int | None:
-    stem = state.get("backbone.conv1.conv.weight")
-    if len(variants) == 1:
-        return variants[0]
-    if stem is not None and stem.dim() == 5:
-        return {1: 8, 5: 32}.get(int(stem.shape[2]))
-    return None
+def _closest_variant(state: dict[str, torch.Tensor], arch: str, num_classes: int | None) -> int:
+    """The frame variant of ``arch`` whose layout the checkpoint fits best (its stem, for CoST)."""
+    variants = ARCHITECTURES[arch].frame_variants
+    n = num_classes or 1
+
+    def misfit(frames: int) -> int:
+        return sum(map(len, _mismatches(expected_layout(arch, frames, n), state)))
+
+    return min(variants, key=misfit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,7 +162,7 @@ class Converted:
     ``exact`` is False for an approximate start carried into another architecture; ``note``
     says what was done."""
 
-    model: CoSTRecognizer
+    model: Recognizer
     config: ModelConfig
     labels: list[str]
     exact: bool = True
@@ -204,8 +203,8 @@ def prepare_conversion(path: str | os.PathLike, *, arch: str | None = None, fram
 
     warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
     p = Path(path)
-    if frames is not None and frames not in (8, 32):
-        raise UsageError(f"--frames must be 8 or 32, not {frames}")
+    if frames is not None and frames not in FRAME_VARIANTS:
+        raise UsageError(f"--frames must be one of {', '.join(map(str, FRAME_VARIANTS))}, not {frames}")
     top = LIMITS["num_classes"]
     if num_classes is not None and not 1 <= num_classes <= top:
         raise UsageError(f"--num-classes must be from 1 to {top:,}, not {num_classes}")
@@ -226,10 +225,10 @@ def prepare_conversion(path: str | os.PathLike, *, arch: str | None = None, fram
             if n_found is None:
                 raise CheckpointError(f"{p}: cannot tell the number of classes (no cls_head.fc_cls.weight)")
             check_layout(expected_layout(inferred.arch, inferred.frames, n_found), state, str(p),
-                         f"{inferred.arch} ({inferred.frames}-frame)")
+                         inferred.arch + ARCHITECTURES[inferred.arch].variant_text(inferred.frames))
             transfer = transfer_state(state, inferred.arch, inferred.frames, arch, n_found)
     if transfer is not None:
-        model = CoSTRecognizer(transfer.arch, n_found, frames=transfer.frames)
+        model = build_network(transfer.arch, n_found, frames=transfer.frames)
         model.load_state_dict(transfer.state, strict=True)
         model.eval()
         source_arch, source_frames = inferred.arch, inferred.frames
@@ -237,6 +236,12 @@ def prepare_conversion(path: str | os.PathLike, *, arch: str | None = None, fram
         model = model_from_state(state, str(p), arch=arch, frames=frames, num_classes=num_classes)
         source_arch, source_frames = model.arch.name, model.frames
     n = model.num_classes
+    if arch is None:
+        # the same keys and shapes, another structure, whose publisher's checkpoints exist
+        others = [a for a in inferred.alternatives if ARCHITECTURES[a].published_classes]
+        if others:
+            warn(f"{p.name}: its keys and shapes are also those of {', '.join(others)} (another network); "
+                 f"read as {model.arch.name}, pass --arch {others[0]} if it is that one")
     if label_list is None:
         label_list = [str(i) for i in range(n)]
         if n in SIZES:

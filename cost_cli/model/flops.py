@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .archs import build_network
 from .cost_op import CoST
-from .resnet3d_cost import CoSTRecognizer
 
 
 def clip_gflops(arch: str, num_classes: int, frames: int, clip_len: int, size: int) -> float:
@@ -16,7 +16,7 @@ def clip_gflops(arch: str, num_classes: int, frames: int, clip_len: int, size: i
     convolutions of the per-frame C2D count every frame of the clip (they see N*T images).
     """
     with torch.device("meta"):
-        model = CoSTRecognizer(arch, num_classes, frames=frames).eval()
+        model = build_network(arch, num_classes, frames=frames).eval()
     macs = 0
 
     def conv_hook(mod, inp, out):

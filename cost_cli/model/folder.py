@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .archs import ARCHITECTURES, LEGACY_IDS, min_clip_len, upgrade_config
+from .archs import ARCHITECTURES, LEGACY_IDS, frame_variants, min_clip_len, upgrade_config
 
 if TYPE_CHECKING:
     import torch
 
-    from .resnet3d_cost import CoSTRecognizer
+    from .blocks import Recognizer
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -57,7 +57,7 @@ class ModelConfig:
 
     arch: str
     num_classes: int
-    frames: int = 8  # stem variant: 8 (kt=1) or 32 (kt=5, temporal stride 2)
+    frames: int = 8  # frame variant: 8 (kt=1) or 32 (kt=5, temporal stride 2) for CoST stems
     clip_len: int = 8
     frame_interval: int = 8
     short_side: int = 256
@@ -107,7 +107,7 @@ class ModelConfig:
         if self.arch not in ARCHITECTURES:
             raise ConfigError(f"{where}: arch {_shown(self.arch)} is an unknown architecture",
                               hint=f"known: {', '.join(ARCHITECTURES)}")
-        variants = ARCHITECTURES[self.arch].frame_variants
+        variants = frame_variants(self.arch)
         if not _is_int(self.frames) or self.frames not in variants:
             raise refuse("frames", " or ".join(map(str, variants)) + f" for {self.arch}", self.frames)
         for key, top in LIMITS.items():
@@ -438,7 +438,8 @@ def _check_header(header: dict[str, tuple[str, tuple[int, ...]]], config: ModelC
             if items:
                 shown = ", ".join(_shown(k, 80).strip('"') for k in items[:6])
                 parts.append(f"{len(items)} {name}: {shown}" + (f" (+{len(items) - 6} more)" if len(items) > 6 else ""))
-        raise ConfigError(f"{folder / WEIGHTS_NAME}: does not match {config.arch} ({config.frames}-frame) "
+        variant = f" ({config.frames}-frame)" if len(frame_variants(config.arch)) > 1 else ""
+        raise ConfigError(f"{folder / WEIGHTS_NAME}: does not match {config.arch}{variant} "
                           f"that {CONFIG_NAME} names: " + "; ".join(parts))
 
 
@@ -473,11 +474,11 @@ def check_weights(state: dict[str, torch.Tensor], where: str) -> None:
             raise ConfigError(f"{where}: {key} holds NaN or infinite values: an unusable model")
 
 
-def build_model(config: ModelConfig) -> CoSTRecognizer:
-    """An untrained network of the config's architecture."""
-    from .resnet3d_cost import CoSTRecognizer
+def build_model(config: ModelConfig) -> Recognizer:
+    """An untrained network of the config's architecture (its family builds it)."""
+    from .archs import build_network
 
-    return CoSTRecognizer(config.arch, config.num_classes, frames=config.frames)
+    return build_network(config.arch, config.num_classes, frames=config.frames)
 
 
 def write_model_folder(out_dir: str | os.PathLike, config: ModelConfig, labels: list[str],

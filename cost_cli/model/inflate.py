@@ -22,7 +22,7 @@ from .archs import get_arch
 if TYPE_CHECKING:  # torch is imported where it is used: the Hub code reads INFLATE_VERSION
     import torch
 
-    from .resnet3d_cost import CoSTRecognizer
+    from .blocks import Recognizer
 
 # bump when the mapping below changes: cached derived models are rebuilt
 INFLATE_VERSION = 1
@@ -73,7 +73,7 @@ def inflate_state(state2d: dict[str, torch.Tensor], arch: str, frames: int = 8,
     """
     import torch
 
-    from .resnet3d_cost import CoSTRecognizer
+    from .archs import build_network
 
     spec = get_arch(arch)
     if "conv1.weight" not in state2d:
@@ -91,7 +91,7 @@ def inflate_state(state2d: dict[str, torch.Tensor], arch: str, frames: int = 8,
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        target = CoSTRecognizer(spec, num_classes, frames=frames).state_dict()
+        target = build_network(spec, num_classes, frames=frames).state_dict()
 
     out = {k: v.clone() for k, v in target.items()}
     filled: set[str] = set()
@@ -128,11 +128,11 @@ def _put(out: dict[str, torch.Tensor], filled: set[str], dst: str, w: torch.Tens
 
 
 def inflate_model(state2d: dict[str, torch.Tensor], arch: str, frames: int = 8,
-                  num_classes: int | None = None) -> CoSTRecognizer:
+                  num_classes: int | None = None) -> Recognizer:
     """A CoST network (eval mode) holding the inflated 2D weights, loaded strictly."""
     state, n = inflate_state(state2d, arch, frames, num_classes)
-    from .resnet3d_cost import CoSTRecognizer
+    from .archs import build_network
 
-    model = CoSTRecognizer(arch, n, frames=frames)
+    model = build_network(arch, n, frames=frames)
     model.load_state_dict(state, strict=True)
     return model.eval()

@@ -1,64 +1,51 @@
-"""State-dict layouts: the keys, shapes and dtypes each architecture's weights have (derived
-from its :class:`~cost_cli.model.archs.ArchSpec`, no network built), recognising a checkpoint's
-architecture from its keys and shapes alone, and checking a state dict against a layout (every
-mismatch listed; integer or non-finite weights refused). Used by checkpoint reading and by the
+"""State-dict layouts: the keys, shapes and dtypes each architecture's weights have (its family
+derives them from the spec, no network built), recognising a checkpoint's architecture from its
+keys and shapes alone, and checking a state dict against a layout (every mismatch listed;
+integer or non-finite weights refused). Used by checkpoint reading, model folder checks and the
 transfers into CoST."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import torch
 
 from ..errors import CheckpointError
-from .archs import ARCHITECTURES
+from .archs import ARCHS, family, get_arch
 
 Layout = dict[str, tuple[tuple[int, ...], torch.dtype]]
+
+_BN = ("weight", "bias", "running_mean", "running_var")
+
+
+def add_conv_bn(out: Layout, prefix: str, shape: tuple[int, ...], bn: bool = True) -> None:
+    """An MMCV ConvModule's entries: ``PREFIX.conv.weight`` of ``shape`` and its batch norm's
+    five (``bn`` False: the conv alone, as SlowFast's laterals)."""
+    out[f"{prefix}.conv.weight"] = (tuple(shape), torch.float32)
+    if bn:
+        for name in _BN:
+            out[f"{prefix}.bn.{name}"] = ((shape[0],), torch.float32)
+        out[f"{prefix}.bn.num_batches_tracked"] = ((), torch.int64)
+
+
+def add_head(out: Layout, in_features: int) -> None:
+    """The classifier ``cls_head.fc_cls``, sized for one class (:func:`expected_layout` sizes it)."""
+    out["cls_head.fc_cls.weight"] = ((1, in_features), torch.float32)
+    out["cls_head.fc_cls.bias"] = ((1,), torch.float32)
 
 
 @lru_cache(maxsize=64)
 def _layout(arch: str, frames: int) -> Layout:
     """Key -> (shape, dtype) of an architecture's state dict, the head sized for one class.
 
-    Derived from the :class:`ArchSpec` the way :class:`CoSTRecognizer` builds it (tests hold
-    the two together); building a ResNet-101 only to read its shapes took 1-3 s."""
-    spec = ARCHITECTURES[arch]
-    stem = spec.stem(frames)
-    f32, i64 = torch.float32, torch.int64
-    out: Layout = {}
-
-    def conv_bn(prefix: str, cout: int, cin: int, kt: int, k: int) -> None:
-        out[f"{prefix}.conv.weight"] = ((cout, cin, k, k) if spec.conv_rank == 4 else (cout, cin, kt, k, k), f32)
-        for name in ("weight", "bias", "running_mean", "running_var"):
-            out[f"{prefix}.bn.{name}"] = ((cout,), f32)
-        out[f"{prefix}.bn.num_batches_tracked"] = ((), i64)
-
-    w = spec.base_width
-    conv_bn("backbone.conv1", w, 3, stem.kernel_t, 7)
-    inplanes = w
-    for i, (n, inflate) in enumerate(zip(spec.blocks, spec.inflate)):
-        planes = w * 2 ** i
-        for j in range(n):
-            p = f"backbone.layer{i + 1}.{j}"
-            conv_bn(f"{p}.conv1", planes, inplanes, 3 if inflate[j] and spec.inflate_style == "3x1x1" else 1, 1)
-            conv_bn(f"{p}.conv2", planes, planes, 1, 3)
-            if inflate[j] and spec.inflate_style == "cost" and spec.kind == "a":
-                out[f"{p}.conv2.conv.alpha"] = ((3, planes), f32)
-            if inflate[j] and spec.inflate_style == "cost" and spec.kind == "b":
-                out[f"{p}.conv2.conv.fc1.weight"] = ((planes, planes), f32)
-                out[f"{p}.conv2.conv.fc2.weight"] = ((3, 3), f32)
-            conv_bn(f"{p}.conv3", planes * 4, planes, 1, 1)
-            if j == 0 and (i > 0 or inplanes != planes * 4):
-                conv_bn(f"{p}.downsample", planes * 4, inplanes, 1, 1)
-            inplanes = planes * 4
-    out["cls_head.fc_cls.weight"] = ((1, inplanes), f32)
-    out["cls_head.fc_cls.bias"] = ((1,), f32)
-    return out
+    Derived by its family from the spec the way its builder builds it (tests hold the two
+    together); building a ResNet-101 only to read its shapes took 1-3 s."""
+    return family(arch).layout(get_arch(arch), frames)
 
 
 def expected_layout(arch: str, frames: int, num_classes: int) -> Layout:
-    """Key -> (shape, dtype) of the state dict of ``arch`` (``frames``-frame stem)."""
+    """Key -> (shape, dtype) of the state dict of ``arch`` (``frames`` variant)."""
     out = dict(_layout(arch, frames))
     for key, (shape, dtype) in list(out.items()):
         if key.startswith("cls_head.fc_cls."):
@@ -83,32 +70,8 @@ def _stage_blocks(state: dict[str, torch.Tensor]) -> tuple[int, ...]:
     return tuple(blocks)
 
 
-@dataclass(frozen=True)
-class InferredLayout:
-    """What the keys and shapes of a checkpoint say it is.
-
-    ``arch`` is the closest architecture of the checkpoint's family (CoST kind, tensor rank,
-    blocks per stage, width), None when no family fits; ``exact`` whether every key and shape
-    matches it."""
-
-    arch: str | None
-    frames: int | None
-    num_classes: int | None
-    reason: str = ""
-    exact: bool = False
-
-
-def infer_layout(state: dict[str, torch.Tensor]) -> InferredLayout:
-    """Recognise a checkpoint's architecture, frame variant and class count from keys and shapes.
-
-    Every known layout (CoST(a)/(b) R50/R101/tiny with 8- or 32-frame stems, the CoST release's
-    C2D, MMAction2's per-frame C2D with 4-D tensors, I3D-R50, SlowOnly-R50/R101) is compared
-    with the checkpoint; the one with the fewest missing, unexpected or mis-shaped keys among
-    those of the same family wins. Identical layouts (``costa-r50`` and ``costa-r50-c2dstem``)
-    resolve to the first in :data:`ARCHITECTURES`.
-    """
-    fc = state.get("cls_head.fc_cls.weight")
-    num_classes = int(fc.shape[0]) if fc is not None and fc.dim() == 2 else None
+def _describe(state: dict[str, torch.Tensor]) -> str:
+    """What a state dict's keys say, for a message when no architecture is close."""
     probe = state.get("backbone.conv1.conv.weight")
     if probe is None:
         probe = state.get("backbone.layer1.0.conv1.conv.weight")
@@ -116,27 +79,63 @@ def infer_layout(state: dict[str, torch.Tensor]) -> InferredLayout:
     if probe is not None and probe.dim() in (4, 5):
         rank = probe.dim()
         width = int(probe.shape[0]) if "backbone.conv1.conv.weight" in state else int(probe.shape[1])
-    blocks = _stage_blocks(state)
     if any(k.endswith("conv2.conv.fc1.weight") for k in state):
         kind = "b"
     elif any(k.endswith("conv2.conv.alpha") for k in state):
         kind = "a"
     else:
         kind = None
-    best: tuple[int, str, int] | None = None
-    for spec in ARCHITECTURES.values():
-        if (spec.kind, spec.blocks, spec.base_width, spec.conv_rank) != (kind, blocks, width, rank):
-            continue
-        for frames in spec.frame_variants:
-            missing, unexpected, misshaped = _mismatches(expected_layout(spec.name, frames, num_classes or 1), state)
-            score = len(missing) + len(unexpected) + len(misshaped)
-            if best is None or score < best[0]:
-                best = (score, spec.name, frames)
-    if best is not None:
-        return InferredLayout(best[1], best[2], num_classes, exact=best[0] == 0 and num_classes is not None)
-    desc = ((f"CoST({kind})" if kind else "no CoST layers") + f", blocks {blocks}, stem width {width}"
+    return ((f"CoST({kind})" if kind else "no CoST layers") + f", blocks {_stage_blocks(state)}, stem width {width}"
             + (f", {rank}-D tensors" if rank else ""))
-    return InferredLayout(None, None, num_classes, reason=desc)
+
+
+@dataclass(frozen=True)
+class InferredLayout:
+    """What the keys and shapes of a checkpoint say it is.
+
+    ``arch`` is the closest architecture (the fewest missing, unexpected and mis-shaped keys
+    among those whose keys it mostly shares), None when none is close; ``exact`` whether every
+    key and shape matches it; ``alternatives`` the other ids whose layout it fits exactly (the
+    same weights, another structure: MMAction2's C2D and TSN)."""
+
+    arch: str | None
+    frames: int | None
+    num_classes: int | None
+    reason: str = ""
+    exact: bool = False
+    alternatives: tuple[str, ...] = field(default_factory=tuple)
+
+
+def infer_layout(state: dict[str, torch.Tensor]) -> InferredLayout:
+    """Recognise a checkpoint's architecture, frame variant and class count from keys and shapes.
+
+    Every architecture and frame variant of :data:`~cost_cli.model.archs.ARCHS` whose keys make
+    up at least half of the checkpoint's and half of its own is a candidate; the one with the
+    fewest missing, unexpected or mis-shaped keys wins. Of several that fit equally well, one
+    whose ``published_classes`` holds the checkpoint's class count is taken, else the first in
+    the table (``costa-r50`` before ``costa-r50-c2dstem``, whose layout is the same).
+    """
+    fc = state.get("cls_head.fc_cls.weight")
+    num_classes = int(fc.shape[0]) if fc is not None and fc.dim() == 2 else None
+    keys = set(state)
+    scored: list[tuple[int, int, str, int]] = []
+    for order, (name, (_, variants)) in enumerate(ARCHS.items()):
+        for frames in variants:
+            layout = expected_layout(name, frames, num_classes or 1)
+            shared = len(keys & layout.keys())
+            if 2 * shared < len(keys) or 2 * shared < len(layout):
+                continue
+            missing, unexpected, misshaped = _mismatches(layout, state)
+            scored.append((len(missing) + len(unexpected) + len(misshaped), order, name, frames))
+    if not scored:
+        return InferredLayout(None, None, num_classes, reason=_describe(state))
+    best = min(s[0] for s in scored)
+    ties = sorted(s for s in scored if s[0] == best)
+    fits = [s for s in ties if num_classes is not None and num_classes in get_arch(s[2]).published_classes]
+    score, _, name, frames = (fits or ties)[0]
+    exact = score == 0 and num_classes is not None
+    others = tuple(dict.fromkeys(s[2] for s in ties if s[2] != name)) if exact else ()
+    return InferredLayout(name, frames, num_classes, exact=exact, alternatives=others)
 
 
 def _nonfinite(t: torch.Tensor) -> str | None:

@@ -22,8 +22,8 @@ import copy
 import torch
 from torch import nn
 
+from .blocks import ConvModule, Recognizer
 from .cost_op import CoST, compute_views
-from .resnet3d_cost import ConvModule, CoSTRecognizer
 
 
 def _bn_scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,7 +98,7 @@ def inference_cost_layer(conv: CoST, bn: nn.BatchNorm3d | None, cpu: bool = True
 
 
 @torch.no_grad()
-def fold_network(model: CoSTRecognizer, device: torch.device | None = None) -> CoSTRecognizer:
+def fold_network(model: Recognizer, device: torch.device | None = None) -> Recognizer:
     """A copy of ``model`` (in eval mode) with batch norms folded and CoST(a) fused.
 
     ``device`` picks the fastest form of each layer for that device (CPU unless given)."""
@@ -118,7 +118,7 @@ def fold_network(model: CoSTRecognizer, device: torch.device | None = None) -> C
     return out
 
 
-def prepare_for_inference(model: CoSTRecognizer, device: torch.device, fold: bool = True,
+def prepare_for_inference(model: Recognizer, device: torch.device, fold: bool = True,
                           channels_last: bool = True) -> nn.Module:
     """The network as the labeler runs it: folded, on ``device``, in ``channels_last_3d``."""
     net = fold_network(model, device) if fold else copy.deepcopy(model).eval()

@@ -28,6 +28,11 @@ from typing import TYPE_CHECKING
 from ..errors import CheckpointError
 from .archs import ARCHITECTURES, ArchSpec, get_arch
 
+# the families whose networks without CoST layers can be carried into CoST: bottleneck ResNets
+# with MMAction2's keys, a stem and an optional pool after layer1 (spec.stem(frames),
+# spec.temporal_pool): the release's C2D, MMAction2's C2D, I3D and SlowOnly
+SOURCE_FAMILIES = ("cost", "c2d", "resnet3d")
+
 if TYPE_CHECKING:
     import torch
 
@@ -67,13 +72,15 @@ def transfer_target(source: str, source_frames: int, target: str) -> str | None:
     so the transfer stays exact.
     """
     src, dst = get_arch(source), ARCHITECTURES.get(target)
-    if src.kind is not None:  # a trained CoST network's own view weights are not carried over
+    # a trained CoST network's own view weights are not carried over
+    if src.kind is not None or src.family not in SOURCE_FAMILIES:
         return None
-    if dst is None or dst.kind is None or dst.blocks != src.blocks or dst.base_width != src.base_width:
+    if dst is None or dst.kind is None or dst.family != "cost" or dst.blocks != src.blocks \
+            or dst.base_width != src.base_width:
         return None
     # the same CoST network with the source's own stem, where there is one
     siblings = [s for s in ARCHITECTURES.values()
-                if s.kind == dst.kind and s.blocks == dst.blocks and s.base_width == dst.base_width
+                if s.family == "cost" and s.kind == dst.kind and s.blocks == dst.blocks and s.base_width == dst.base_width
                 and s.inflate == dst.inflate and source_frames in s.frame_variants]
     same_stem = [s for s in siblings if _stem_tuple(s, source_frames) == _stem_tuple(src, source_frames)]
     if same_stem:

@@ -23,10 +23,10 @@ from .datasets import _datasets, _default_workers, _loader
 def _resolve_model(cfg: TrainConfig, labels: list[str]):
     """The network to train, its input spec and a note on where its weights came from."""
     from ..model.folder import IMAGENET_MEAN, IMAGENET_STD
-    from ..model.resnet3d_cost import ARCHITECTURES, CoSTRecognizer
+    from ..model.archs import ARCHITECTURES, build_network
 
     if cfg.init:
-        from ..model.loading import load_model
+        from ..loader import load_model
 
         src = load_model(cfg.init, device="cpu", warn=console.warn)
         if cfg.arch and cfg.arch != src.arch.name:
@@ -36,7 +36,7 @@ def _resolve_model(cfg: TrainConfig, labels: list[str]):
         spec = InputSpec(cfg.clip_len or sc.clip_len, cfg.frame_interval or sc.frame_interval,
                          cfg.short_side or sc.short_side, cfg.crop_size or sc.crop_size,
                          tuple(sc.mean), tuple(sc.std))
-        model = CoSTRecognizer(src.arch.name, len(labels), frames=src.frames)
+        model = build_network(src.arch.name, len(labels), frames=src.frames)
         state = src.state_dict()
         if list(src.labels) == list(labels):
             model.load_state_dict(state, strict=True)
@@ -52,7 +52,7 @@ def _resolve_model(cfg: TrainConfig, labels: list[str]):
         raise UsageError(f"--arch {arch!r}: unknown; known: {', '.join(ARCHITECTURES)}")
     spec = InputSpec(cfg.clip_len or 8, cfg.frame_interval or 2, cfg.short_side or 128,
                      cfg.crop_size or 112, IMAGENET_MEAN, IMAGENET_STD)
-    return CoSTRecognizer(arch, len(labels), frames=None), spec, "trained from scratch"
+    return build_network(arch, len(labels), frames=None), spec, "trained from scratch"
 
 
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
