@@ -138,10 +138,8 @@ def features_fingerprint(cfg: FeaturesConfig, model, precision_class: str) -> di
 
 def load_any_model(source: str | None, device=None):
     """``load_model`` (warnings through the console, so --quiet holds)."""
-    try:
-        from .loader import load_model
-    except ImportError:  # before the model layer's split (cost_cli.loader) has landed
-        from .model.loading import load_model
+    from .loader import load_model
+
     return load_model(source, device=device, warn=console.warn)
 
 

@@ -33,7 +33,14 @@ def train(
                                                 "accepts); the classifier is replaced when classes differ.")] = None,
     arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture when training from scratch "
                                                 "(default costb-tiny; `cost info` lists them).")] = None,
-    epochs: Annotated[int, typer.Option("--epochs", "-e")] = 10,
+    head_only: Annotated[bool, typer.Option("--head-only", help="Keep --init's network frozen and train only a "
+                                            "new linear classifier on its features (computed once per clip "
+                                            "view, cached in --out/feature-cache): minutes on a CPU.")] = False,
+    views: Annotated[Optional[int], typer.Option("--views", help="--head-only: augmented views per training "
+                                                 "clip (default 4).", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", help="Epochs (default 10; --head-only: at most "
+                                                  "200, early stopping on validation loss).",
+                                                  show_default=False)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 32,
     optimizer: Annotated[str, typer.Option("--optimizer", help="sgd (momentum 0.9, Nesterov) or adamw.")] = "sgd",
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate (default: 0.1 x batch/64 "
@@ -68,15 +75,23 @@ def train(
 ) -> None:
     """Train a CoST model and write a model folder (weights, labels, config, model card).
 
-    A checkpoint is written after every epoch; --resume continues an interrupted run.
+    A checkpoint is written after every epoch; --resume continues an interrupted run. With
+    --head-only, --init's network stays frozen and only a new classifier is trained on its cached
+    features.
     """
+    from ..errors import UsageError
     from ..training import TrainConfig, train as run_train
+    from ..training.config import HEAD_EPOCHS, HEAD_VIEWS  # (the help above says their values)
 
     console.set_quiet(quiet)
+    if views is not None and not head_only:
+        raise UsageError("--views (augmented views per training clip) is for --head-only")
     cfg = TrainConfig(
         out=out, data=data, synthetic=synthetic, synthetic_val=synthetic_val,
         classes=tuple(c.strip() for c in classes.split(",") if c.strip()) if classes else (),
-        transitions=transitions, render_size=render_size, variety=variety.lower(), arch=arch, init=init, epochs=epochs,
+        transitions=transitions, render_size=render_size, variety=variety.lower(), arch=arch, init=init,
+        epochs=epochs if epochs is not None else (HEAD_EPOCHS if head_only else 10), head_only=head_only,
+        views=views if views is not None else HEAD_VIEWS,
         batch_size=batch_size, optimizer=optimizer.lower(), lr=lr, weight_decay=weight_decay,
         warmup_epochs=warmup_epochs, val_fraction=val_fraction, seed=seed, clip_len=clip_len,
         frame_interval=frame_interval, short_side=short_side, crop_size=crop_size, flip=flip, name=name,

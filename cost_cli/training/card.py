@@ -51,3 +51,49 @@ def model_card(cfg: TrainConfig, mcfg, result: TrainResult, init_note: str, flip
                   for c in result.coefficients]
     lines += ["", "Labels: `labels.txt` (index order).", ""]
     return "\n".join(lines)
+
+
+def head_card(cfg: TrainConfig, mcfg, result: TrainResult) -> str:
+    """README.md of a ``--head-only`` model: command, the frozen network, the features, the
+    classifier's training, validation accuracy and the confusion table."""
+    d = result.details
+    acc = "n/a" if result.val_accuracy is None else f"{result.val_accuracy:.2%}"
+    views = d["train_clips"] * d["views"] + d["val_clips"]
+    times = d["times"]
+    lr = cfg.lr if cfg.lr is not None else "default"
+    wd = cfg.weight_decay if cfg.weight_decay is not None else "default"
+    lines = [
+        f"# {mcfg.name}", "",
+        f"The frozen `{mcfg.arch}` network of `{cfg.init}` with a new linear classifier trained by "
+        f"`cost train --head-only`; validation accuracy **{acc}** ({mcfg.num_classes} classes).", "",
+        "## Training command", "", "```", cfg.command or "(library call)", "```", "",
+        "## Settings", "",
+        f"- data: {cfg.data}: {d['train_clips']} training clips ({d['views']} augmented views each) and "
+        f"{d['val_clips']} validation clips",
+        f"- network: `{cfg.init}` (weights sha256 {d['init_sha256']}), frozen: every weight but "
+        "`cls_head.fc_cls` is the same bits",
+        f"- input: {mcfg.clip_len} frames every {mcfg.frame_interval}, short side {mcfg.short_side}, "
+        f"crop {mcfg.crop_size}",
+        f"- features: {d['dims']} per clip view; {views} clip views, {d['computed']} computed "
+        f"({d['computed']} forward passes on {d['device']}), {d['reused']} from the feature cache",
+        f"- training views: a random window of the clip, random short-side rescale {mcfg.short_side}-"
+        f"{int(round(mcfg.short_side * cfg.scale_max))}, random {mcfg.crop_size} crop, left-right flip where the "
+        "class allows it; validation: the middle window, centre crop",
+        f"- classifier: linear on standardised features (folded into its weights), {cfg.optimizer}, lr {lr}, "
+        f"weight decay {wd}, batch {cfg.batch_size}, label smoothing {cfg.label_smoothing:g}, at most "
+        f"{cfg.epochs} epochs, early stopping on validation loss: {d['epochs_run']} run, best {d['best_epoch']}",
+        f"- seed {cfg.seed}; times: data scan {times['scan']:.1f} s, model {times['load']:.1f} s, features "
+        f"{times['features']:.1f} s, classifier {times['classifier']:.1f} s",
+        "",
+        "## Validation", "",
+        "| class | accuracy |", "| --- | --- |",
+    ]
+    lines += [f"| {lab} | {a:.2%} |" for lab, a in result.per_class.items()]
+    if d.get("confusion"):
+        lines += ["", "Confusion (rows: true class, columns: predicted):", "",
+                  "| | " + " | ".join(result.labels) + " |", "| --- " * (len(result.labels) + 1) + "|"]
+        lines += [f"| {lab} | " + " | ".join(str(v) for v in row) + " |"
+                  for lab, row in zip(result.labels, d["confusion"])]
+    lines += ["", "Labels: `labels.txt` (index order).", ""]
+    return "\n".join(lines)
+

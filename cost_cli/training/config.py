@@ -4,7 +4,7 @@ the input pipeline of its clips (:class:`InputSpec`) and what it reports (:class
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import DataError, ResumeError, UsageError
@@ -14,6 +14,11 @@ OPTIMIZERS = ("sgd", "adamw")
 FLIP_POLICIES = ("auto", "never", "always")
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_NAME = "last.pt"
+# --head-only: augmented views per training clip, the CLI's most epochs of the linear classifier
+# (early stopping on validation loss ends it sooner), and where its features are cached in --out
+HEAD_VIEWS = 4
+HEAD_EPOCHS = 200
+FEATURE_CACHE = "feature-cache"
 # settings added after checkpoints were first written: what a checkpoint without them meant
 _LEGACY_SETTINGS = {"variety": "classic"}
 # seed-stream tags: train and validation never share a sample
@@ -50,6 +55,8 @@ class TrainConfig:
     scale_max: float = 1.25  # random short side in [short_side, short_side * scale_max] (256-320)
     flip: str = "auto"
     name: str = ""
+    head_only: bool = False  # freeze --init's network, train a new linear classifier on its features
+    views: int = HEAD_VIEWS  # --head-only: augmented views per training clip
     # below: how the run is carried out, not what it produces
     device: str = "auto"
     precision: str = "auto"
@@ -69,6 +76,8 @@ class TrainConfig:
         d["classes"] = list(self.classes)
         if not self.synthetic:
             del d["variety"]  # the generator's look means nothing to a run on real clips
+        if not self.head_only:
+            del d["head_only"], d["views"]  # (a full run's fingerprint is what it was before them)
         return d
 
 
@@ -88,6 +97,7 @@ class TrainResult:
     history: list[dict]
     coefficients: list[dict]
     seconds: float
+    details: dict = field(default_factory=dict)  # --head-only: features computed and reused, times, confusion
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -116,6 +126,15 @@ def check_config(cfg: TrainConfig) -> None:
         raise UsageError(f"--variety {cfg.variety!r}: expected one of {', '.join(VARIETIES)}")
     if cfg.resume and cfg.overwrite:
         raise UsageError("--resume and --overwrite conflict: continue the run or start over, not both")
+    if cfg.head_only:
+        if not cfg.init:
+            raise UsageError("--head-only needs --init MODEL: the frozen network whose classifier is replaced")
+        if cfg.synthetic:
+            raise UsageError("--head-only trains on DATA (a folder of clips per class, or a CSV), not --synthetic")
+        if cfg.views < 1:
+            raise UsageError(f"--views must be at least 1, not {cfg.views}")
+    elif cfg.views != HEAD_VIEWS:
+        raise UsageError("--views (augmented views per training clip) is for --head-only")
     from ..model.folder import LIMITS
 
     for key in ("clip_len", "frame_interval", "short_side", "crop_size"):
@@ -139,6 +158,15 @@ def check_config(cfg: TrainConfig) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {cfg.out}: exists and is not a folder")
     ckpt = out / CHECKPOINT_DIR / CHECKPOINT_NAME
+    cache = out / FEATURE_CACHE
+    if cfg.head_only:  # its features are the run's state: the cache is what a resumed run reuses
+        if cfg.resume and not cache.is_dir():
+            raise ResumeError(f"--resume: {cache} does not exist (nothing to resume)")
+        if not cfg.resume and not cfg.overwrite and out.is_dir() and set(os.listdir(out)) - {FEATURE_CACHE}:
+            raise UsageError(f"--out {cfg.out} is not empty",
+                             hint="choose another --out, or add --overwrite to replace the model (its "
+                                  f"{FEATURE_CACHE} is kept and reused)")
+        return
     if cfg.resume and not ckpt.is_file():
         raise ResumeError(f"--resume: {ckpt} does not exist (nothing to resume)")
     if not cfg.resume and not cfg.overwrite and out.is_dir() and any(out.iterdir()):

@@ -15,12 +15,14 @@ from ..sources import VIDEO_EXTENSIONS
 
 @dataclass(frozen=True)
 class _Item:
-    """One training example from real video: frames [start, end) of ``path`` show ``label``."""
+    """One training example from real video: frames [start, end) of ``path`` show ``label``
+    (``where``: the CSV line it came from, for messages)."""
 
     path: str
     label: int
     start: int
     end: int
+    where: str = ""
 
 
 def _probe(path: str, decoder: str) -> tuple[int, float]:
@@ -98,8 +100,22 @@ def scan_csv(path: str | os.PathLike, decoder: str = "auto") -> tuple[list[str],
         a, b = int(round(start * fps)), min(n, int(round(end * fps)))
         if b <= a:
             raise DataError(f"{p}:{line}: segment {start}-{end} s is outside {video} ({n / fps:.2f} s)")
-        items.append(_Item(video, index[r["label"].strip()], a, b))
+        items.append(_Item(video, index[r["label"].strip()], a, b, where=f"{p}:{line}"))
     return labels, items
+
+
+def check_lengths(items: list[_Item], clip_len: int, frame_interval: int) -> None:
+    """Every clip (or CSV segment) holds at least one window: ``clip_len`` frames every
+    ``frame_interval`` frames. A shorter one would be looped into a motion it does not show:
+    DataError naming it, before any work."""
+    span = clip_len * frame_interval
+    for it in items:
+        n = it.end - it.start
+        if n < span:
+            what = f"{it.where}: segment of {it.path}" if it.where else f"clip {it.path}"
+            raise DataError(f"{what} is shorter than one window: {n} frames, and the model reads {clip_len} "
+                            f"frames every {frame_interval} ({span} frames)",
+                            hint="remove it, or lower --frame-interval or --clip-len")
 
 
 def split_items(items: list[_Item], num_classes: int, val_fraction: float, seed: int

@@ -16,7 +16,7 @@ from ..errors import DataError, UsageError, raise_if_signalled
 from . import checkpoint
 from .card import model_card
 from .config import CHECKPOINT_DIR, CHECKPOINT_NAME, InputSpec, TrainConfig, TrainResult, check_config
-from .data import scan_csv, scan_folder
+from .data import check_lengths, scan_csv, scan_folder
 from .datasets import _datasets, _default_workers, _loader
 
 
@@ -163,6 +163,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     from ..environment import scoped_env
 
     check_config(cfg)
+    if cfg.head_only:  # the frozen network's features and a new linear classifier
+        from .head import train_head
+
+        return train_head(cfg)
     with scoped_env(CUBLAS_WORKSPACE_CONFIG=":4096:8"):  # deterministic cuBLAS, for this run only
         run = _Run(cfg)
         run.epochs()
@@ -188,6 +192,7 @@ class _Run:
             self.labels, items = scan_folder(data, cfg.decoder) if data.is_dir() else scan_csv(data, cfg.decoder)
         _seed_everything(cfg.seed, self.device)
         self.model, self.spec, self.init_note = _resolve_model(cfg, self.labels)
+        check_lengths(items, self.spec.clip_len, self.spec.frame_interval)  # (none when generated)
         self.train_ds, self.val_ds, self.flips = _datasets(cfg, self.spec, self.labels, items)
         if len(self.train_ds) == 0:
             raise DataError("no training clips after the train/validation split")
