@@ -284,7 +284,7 @@ def fit_linear(cfg: TrainConfig, xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarr
     ``cost train``, up to ``cfg.epochs`` epochs, stopped when the validation loss has not
     improved for PATIENCE epochs; the weights of the best validation loss are kept (the last
     epoch's without validation clips). Deterministic for a seed."""
-    from .loop import _optimizer, _schedule
+    from .optim import optimizer, schedule
 
     torch.manual_seed(cfg.seed)
     xt = torch.from_numpy(xtr.astype(np.float32))
@@ -297,12 +297,12 @@ def fit_linear(cfg: TrainConfig, xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarr
     fc = torch.nn.Linear(zt.shape[1], num_classes)
     torch.nn.init.zeros_(fc.weight)
     torch.nn.init.zeros_(fc.bias)
-    opt = _optimizer(cfg, fc)
+    opt = optimizer(cfg, fc)
     n = len(yt)
     bs = min(cfg.batch_size, n)
     steps = math.ceil(n / bs)
     total = steps * cfg.epochs
-    sched = _schedule(opt, total, min(total // 2, int(round(cfg.warmup_epochs * steps))) or 1)
+    sched = schedule(opt, total, min(total // 2, int(round(cfg.warmup_epochs * steps))) or 1)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     val_fn = torch.nn.CrossEntropyLoss()
     history: list[dict] = []

@@ -18,6 +18,8 @@ from .card import model_card
 from .config import CHECKPOINT_DIR, CHECKPOINT_NAME, InputSpec, TrainConfig, TrainResult, check_config
 from .data import check_lengths, scan_csv, scan_folder
 from .datasets import _datasets, _default_workers, _loader
+from .optim import optimizer as _optimizer
+from .optim import schedule as _schedule
 
 
 def _resolve_model(cfg: TrainConfig, labels: list[str]):
@@ -53,33 +55,6 @@ def _resolve_model(cfg: TrainConfig, labels: list[str]):
     spec = InputSpec(cfg.clip_len or 8, cfg.frame_interval or 2, cfg.short_side or 128,
                      cfg.crop_size or 112, IMAGENET_MEAN, IMAGENET_STD)
     return build_network(arch, len(labels), frames=None), spec, "trained from scratch"
-
-
-def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        # no weight decay on BN, biases and CoST(a) view logits
-        (no_decay if p.ndim <= 1 or name.endswith(".alpha") else decay).append(p)
-    if cfg.optimizer == "sgd":
-        lr = cfg.lr if cfg.lr is not None else 0.1 * cfg.batch_size / 64
-        wd = cfg.weight_decay if cfg.weight_decay is not None else 1e-4
-        groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
-    lr = cfg.lr if cfg.lr is not None else 2e-3
-    wd = cfg.weight_decay if cfg.weight_decay is not None else 0.05
-    groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr)
-
-
-def _schedule(opt, total_steps: int, warmup_steps: int):
-    """Linear warm-up, then cosine decay to zero, stepped once per batch."""
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-
-    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def evaluate(model, loader, device, spec: InputSpec, num_classes: int, amp_dtype=None,
