@@ -40,19 +40,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, ModelNotFoundError
+from .labels import LABEL_SETS
 
 STATUSES = ("bundled", "published", "derived", "unpublished")
 
 # The one list of checkpoint file suffixes a ``--model`` value, a Hub repo or a registry URL
-# may use (MMAction2 writes .pth; .pt and .ckpt are the other names torch.save files go by).
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt")
+# may use (MMAction2 writes .pth; .pt and .ckpt are the other names torch.save files go by;
+# MIT CSAIL's Moments in Time models are .pth.tar).
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".pth.tar")
 
 # a Hub repo id: ORG/NAME, each part starting with a letter or digit
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _DIGEST = re.compile(r"^[0-9a-f]{8,64}$")  # a full sha256, or the leading hex digits a publisher gives
-_LABEL_SETS = {"mit": 339, "k400": 400}  # built-in class lists and their sizes (cost_cli/data/labels)
 _ALL_SOURCE_FIELDS = ("folder", "hub_repo", "revision", "files", "url", "sha256")
 MAX_REGISTRY_BYTES = 8 << 20  # a registry file is read whole; the shipped one is 12 KB
 
@@ -83,6 +84,9 @@ SOURCE_KINDS: dict[str, SourceKind] = {k.name: k for k in [
 ]}
 
 
+_PIPELINE_DEFAULTS = {"sampling": "dense", "resize": "short_side", "flip": True}
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """The input pipeline a network was trained and tested with (a model folder's config)."""
@@ -93,6 +97,9 @@ class Pipeline:
     crop_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    sampling: str = "dense"  # or "segments": the middle frame of each of clip_len segments (TSN)
+    resize: str = "short_side"  # or "squash": each frame to crop_size x crop_size, no crop
+    flip: bool = True  # False: nothing may mirror the input (its classes tell left from right)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Pipeline":
@@ -109,8 +116,9 @@ class Pipeline:
         return self.clip_len * self.frame_interval
 
     def as_dict(self) -> dict[str, Any]:
-        """The ``ModelConfig`` fields this pipeline sets."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The ``ModelConfig`` fields this pipeline sets (the optional ones when not the default)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in _PIPELINE_DEFAULTS or getattr(self, f.name) != _PIPELINE_DEFAULTS[f.name]}
 
     def problems(self) -> list[str]:
         """What is wrong with it (empty when it is usable)."""
@@ -127,6 +135,12 @@ class Pipeline:
                 out.append(f"pipeline {key} must be three numbers (R, G, B on the 0-255 scale)")
             elif key == "std" and min(v) <= 0:
                 out.append("pipeline std must be positive")
+        if self.sampling not in ("dense", "segments"):
+            out.append('pipeline sampling must be "dense" or "segments"')
+        if self.resize not in ("short_side", "squash"):
+            out.append('pipeline resize must be "short_side" or "squash"')
+        if not isinstance(self.flip, bool):
+            out.append("pipeline flip must be true or false")
         return out
 
 
@@ -151,7 +165,7 @@ class ModelSpec:
     pipeline: Pipeline | None = None  # url: the network's own input pipeline
     size_bytes: int = 0  # download size, approximate when the source shows it rounded (0: unknown)
     accuracy: dict[str, str] = field(default_factory=dict)  # measure -> "top-1 / top-5"
-    labels: str = ""  # 'mit', 'k400', or '' (the folder's labels.txt, or class indices)
+    labels: str = ""  # a shipped class list (cost_cli.labels.LABEL_SETS: 'k400', 'mit' ...), or none
     notes: str = ""
 
     @classmethod
@@ -262,10 +276,10 @@ def validate_spec(spec: ModelSpec) -> None:
         raise bad("accuracy must map measure names to strings")
     if not isinstance(spec.size_bytes, int) or isinstance(spec.size_bytes, bool) or spec.size_bytes < 0:
         raise bad("size_bytes must be a non-negative integer")
-    if spec.labels and spec.labels not in _LABEL_SETS:
-        raise bad(f"labels must be one of {', '.join(_LABEL_SETS)} (or left out)")
-    if spec.labels and _LABEL_SETS[spec.labels] != spec.num_classes:
-        raise bad(f"labels {spec.labels} has {_LABEL_SETS[spec.labels]} classes, not {spec.num_classes}")
+    if spec.labels and spec.labels not in LABEL_SETS:
+        raise bad(f"labels must be one of {', '.join(LABEL_SETS)} (or left out)")
+    if spec.labels and LABEL_SETS[spec.labels].size != spec.num_classes:
+        raise bad(f"labels {spec.labels} has {LABEL_SETS[spec.labels].size} classes, not {spec.num_classes}")
     kind = spec.kind
     for key in kind.required:
         if not getattr(spec, key):

@@ -1,10 +1,13 @@
 """Windows and frame indices (pure functions).
 
-A window is ``clip_len`` frames taken every ``frame_interval`` frames: it spans
-``clip_len * frame_interval`` source frames. Windows start every ``stride`` frames from frame
+A window spans ``clip_len * frame_interval`` source frames, and a model's ``sampling`` says
+which of them it reads: ``dense`` (the default), ``clip_len`` frames every ``frame_interval``
+from the window's first frame; ``segments`` (TSN), the window cut into ``clip_len`` equal
+segments and the middle frame of each taken. Windows start every ``stride`` frames from frame
 0; when the last regular window stops short of the end, one more window is aligned with the
-end so that every frame is covered. A video shorter than one window gets a single window whose
-frame indices loop (as the official test sampling does).
+end so that every frame is covered. A video shorter than one window gets a single window:
+dense frame indices loop (as the official test sampling does); segments cut the whole video
+(as TSN's test sampling does).
 
 Each window speaks for the slice of the timeline around its centre: slice boundaries are the
 midpoints between consecutive window centres, the first slice starts at frame 0 and the last
@@ -82,8 +85,14 @@ def window_starts(num_frames: int, span: int, stride: int) -> list[int]:
     return [window_start(k, num_frames, span, stride) for k in range(window_count(num_frames, span, stride))]
 
 
-def window_indices(start: int, clip_len: int, interval: int, num_frames: int) -> list[int]:
-    """Frame indices of the window beginning at ``start`` (looping when the video is short)."""
+def window_indices(start: int, clip_len: int, interval: int, num_frames: int,
+                   sampling: str = "dense") -> list[int]:
+    """Frame indices of the window beginning at ``start``: ``dense``, every ``interval``-th
+    frame (looping when the video is short); ``segments``, the middle frame of each of
+    ``clip_len`` equal segments of the window's span (of the whole video when it is shorter)."""
+    if sampling == "segments":
+        length = min(clip_len * interval, num_frames - start)
+        return [start + (2 * i + 1) * length // (2 * clip_len) for i in range(clip_len)]
     return [(start + i * interval) % num_frames for i in range(clip_len)]
 
 
@@ -114,6 +123,7 @@ class WindowPlan:
     interval: int
     span: int
     stride: int
+    sampling: str = "dense"
 
     @property
     def count(self) -> int:
@@ -125,7 +135,7 @@ class WindowPlan:
 
     def window(self, k: int) -> tuple[int, ...]:
         """Frame indices of window ``k``."""
-        return tuple(window_indices(self.start(k), self.clip_len, self.interval, self.num_frames))
+        return tuple(window_indices(self.start(k), self.clip_len, self.interval, self.num_frames, self.sampling))
 
     def windows(self) -> Iterator[tuple[int, tuple[int, ...]]]:
         """(k, frame indices) of every window, in order."""
@@ -160,9 +170,12 @@ class WindowPlan:
         return tuple(slice_boundaries(list(self.starts), self.span, self.num_frames))
 
 
-def plan(num_frames: int, clip_len: int, interval: int, stride: Stride, fps: float) -> WindowPlan:
-    """The windows of a video of ``num_frames`` frames at ``fps``."""
+def plan(num_frames: int, clip_len: int, interval: int, stride: Stride, fps: float,
+         sampling: str = "dense") -> WindowPlan:
+    """The windows of a video of ``num_frames`` frames at ``fps`` (``sampling``: see the module)."""
     if num_frames < 1:
         raise ValueError("a video needs at least one frame")
+    if sampling not in ("dense", "segments"):
+        raise ValueError(f"unknown sampling {sampling!r}")
     span = clip_len * interval
-    return WindowPlan(num_frames, clip_len, interval, span, stride.to_frames(fps, span))
+    return WindowPlan(num_frames, clip_len, interval, span, stride.to_frames(fps, span), sampling)

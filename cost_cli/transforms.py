@@ -39,8 +39,17 @@ def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int
     return [(0, cx), (cy, cx), (height - size_h, cx)]
 
 
-def prepare_frame(frame: np.ndarray, short_side: int, crop_size: int, crops: int = 1) -> np.ndarray:
-    """One decoded RGB frame -> (crops, crop_size, crop_size, 3) uint8."""
+def prepare_frame(frame: np.ndarray, short_side: int, crop_size: int, crops: int = 1,
+                  resize: str = "short_side") -> np.ndarray:
+    """One decoded RGB frame -> (crops, crop_size, crop_size, 3) uint8.
+
+    ``resize`` "short_side": the short side to ``short_side`` (aspect kept), then the crops;
+    "squash": the whole frame to ``crop_size`` x ``crop_size`` (aspect not kept, bilinear, no
+    crop: every crop is that frame)."""
+    if resize == "squash":
+        img = frame if frame.shape[:2] == (crop_size, crop_size) else \
+            cv2.resize(frame, (crop_size, crop_size), interpolation=cv2.INTER_LINEAR)
+        return np.repeat(img[None], crops, axis=0)
     img = resize_short_side(frame, short_side)
     h, w = img.shape[:2]
     out = np.empty((crops, crop_size, crop_size, 3), dtype=np.uint8)

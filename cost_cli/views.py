@@ -271,14 +271,14 @@ def video_windows(model, path: str, max_windows: int = 16,
                 info = reader.info
             finally:
                 reader.close()
-            wp = plan(info.num_frames, cfg.clip_len, cfg.frame_interval, Stride(), info.fps)
+            wp = plan(info.num_frames, cfg.clip_len, cfg.frame_interval, Stride(), info.fps, cfg.sampling)
             picks = np.unique(np.linspace(0, len(wp.indices) - 1,
                                           min(max_windows, len(wp.indices))).round().astype(int))
             wanted = [list(wp.indices[k]) for k in picks]
             frames, _ = read_frames(path, [i for idx in wanted for i in idx], decoder)
     except DecodeError as exc:
         raise DecodeError(f"{path}: {exc.message}", exc.hint) from None
-    crops = np.stack([prepare_frame(f, cfg.short_side, cfg.crop_size, 1)[0] for f in frames])
+    crops = np.stack([prepare_frame(f, cfg.short_side, cfg.crop_size, 1, cfg.resize)[0] for f in frames])
     names = [f"frames {min(idx)}-{max(idx)}" for idx in wanted]
     return crops.reshape(len(wanted), cfg.clip_len, cfg.crop_size, cfg.crop_size, 3), names
 

@@ -45,13 +45,16 @@ class DecodeSettings:
     stride_frames: int | None
     stride_seconds: float | None
     backend: str = "auto"
+    sampling: str = "dense"  # the model's: "dense" or "segments" (sampling.py)
+    resize: str = "short_side"  # the model's: "short_side" or "squash" (transforms.py)
 
     @classmethod
     def for_run(cls, cfg, model_config) -> "DecodeSettings":
         """The settings of a labeling run (``LabelConfig``) with a model's input pipeline."""
         mc = model_config
         return cls(mc.clip_len, mc.frame_interval, mc.short_side, mc.crop_size, cfg.crops,
-                   cfg.stride.frames, cfg.stride.seconds, cfg.decoder)
+                   cfg.stride.frames, cfg.stride.seconds, cfg.decoder,
+                   getattr(mc, "sampling", "dense"), getattr(mc, "resize", "short_side"))
 
 
 # -- the worker side ---------------------------------------------------------------------
@@ -75,7 +78,7 @@ def _decode_with(reader, s: DecodeSettings, emit) -> None:
 
     info = reader.info
     wp = plan(info.num_frames, s.clip_len, s.frame_interval,
-              Stride(s.stride_frames, s.stride_seconds), info.fps)
+              Stride(s.stride_frames, s.stride_seconds), info.fps, s.sampling)
     n_windows = wp.count  # a number only: windows are planned as the frames arrive
     emit("meta", {"num_frames": info.num_frames, "fps": info.fps, "width": info.width,
                   "height": info.height, "rotation": info.rotation, "backend": info.backend,
@@ -85,7 +88,7 @@ def _decode_with(reader, s: DecodeSettings, emit) -> None:
     cache: dict[int, np.ndarray] = {}
     k, idx = 0, wp.window(0)
     for i, frame in reader.frames(wp.needed_frames()):
-        cache[i] = prepare_frame(frame, s.short_side, s.crop_size, s.crops)
+        cache[i] = prepare_frame(frame, s.short_side, s.crop_size, s.crops, s.resize)
         while k < n_windows and all(j in cache for j in idx):
             clip = np.stack([cache[j] for j in idx], axis=1)  # (crops, T, S, S, 3)
             emit("window", (k, clip))

@@ -417,4 +417,6 @@ def test_min_clip_len_of_every_network():
     got = {(a, f): min_clip_len(a, f) for a, s in ARCHITECTURES.items() for f in s.frame_variants}
     # measured once with a forward pass of each (8-frame stems: the pool after layer1 needs 2)
     assert {k: v for k, v in got.items() if v != (2 if k[1] == 8 else 7)} == {
-        ("i3d-r50", 32): 5, ("slowonly-r50", 8): 1, ("slowonly-r101", 8): 1}
+        ("i3d-r50", 32): 5, ("slowonly-r50", 8): 1, ("slowonly-r101", 8): 1,
+        # no temporal pooling at all (TSN and the CoST(a) it is carried into)
+        ("tsn-r50", 8): 1, ("tsn-r101", 8): 1, ("costa-r50-tsn", 8): 1}

@@ -36,6 +36,28 @@ def test_short_video_loops_frames():
     assert wp.bounds == (0, 5)
 
 
+def test_segments_take_the_middle_of_each_segment():
+    """TSN's test sampling: a window of 6 segments of 15 frames reads frames 7, 22, ..., 82 (the
+    middle of each, MMAction2's SampleFrames(1, 1, 6)); its slices are the dense windows'."""
+    wp = plan(300, 6, 15, Stride(), 30.0, sampling="segments")
+    dense = plan(300, 6, 15, Stride(), 30.0)
+    assert wp.indices[0] == (7, 22, 37, 52, 67, 82)
+    assert wp.starts == dense.starts and wp.bounds == dense.bounds
+    assert wp.indices[-1] == tuple(300 - 90 + i for i in (7, 22, 37, 52, 67, 82))  # aligned with the end
+    assert list(wp.needed_frames()) == sorted({i for idx in wp.indices for i in idx})
+    # even segments: the frame after the middle, as int(avg_interval / 2 + avg_interval * i) takes
+    assert plan(80, 8, 10, Stride(), 30.0, sampling="segments").indices[0] == (5, 15, 25, 35, 45, 55, 65, 75)
+
+
+def test_segments_of_a_short_video_cut_the_whole_video():
+    """Shorter than a window: the segments spread over what there is (TSN on a short clip),
+    where dense windows loop."""
+    assert plan(30, 6, 15, Stride(), 30.0, sampling="segments").indices == ((2, 7, 12, 17, 22, 27),)
+    assert plan(4, 6, 15, Stride(), 30.0, sampling="segments").indices == ((0, 1, 1, 2, 3, 3),)
+    with pytest.raises(ValueError):
+        plan(30, 6, 15, Stride(), 30.0, sampling="random")
+
+
 def test_parse_stride():
     assert parse_stride("64f") == Stride(frames=64)
     assert parse_stride("2.5") == Stride(seconds=2.5)

@@ -9,13 +9,14 @@ layout of its weights and the builder. The families:
 family     module                     networks
 ========== ========================== ==============================================================
 cost       :mod:`.resnet3d_cost`      CoST(a)/(b) of the authors' release, its C2D baseline, tiny ones
-c2d        :mod:`.c2d`                MMAction2's per-frame 2-D ResNets (4-D tensors): C2D-R50
+c2d        :mod:`.c2d`                MMAction2's per-frame 2-D ResNets (4-D tensors): C2D-R50, TSN
 resnet3d   :mod:`.resnet3d`           MMAction2's ResNet3d family: I3D-R50, SlowOnly-R50/R101
 ========== ========================== ==============================================================
 
 Every family module provides ``SPECS`` (id -> spec), ``default_pipeline(spec, frames)``,
 ``layout(spec, frames)`` (key -> (shape, dtype), the classifier sized for one class),
-``min_clip_len(spec, frames)`` and ``build(spec, num_classes, frames)``. Adding a family is
+``min_clip_len(spec, frames)`` and ``build(spec, num_classes, frames)``; one whose clips must
+also have a certain shape says so in ``clip_len_problem(spec, frames, clip_len)``. Adding a family is
 adding such a module, its rows in :data:`ARCHS` and its registry entries.
 
 This module is the one way in: :func:`get_arch`, :func:`default_pipeline`, :func:`min_clip_len`
@@ -55,8 +56,11 @@ ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
     "costb-r101": ("cost", (8, 32)),
     "costa-r50-c2dstem": ("cost", (8,)),
     "costb-r50-c2dstem": ("cost", (8,)),
+    "costa-r50-tsn": ("cost", (8,)),
     "c2d-r50-cost": ("cost", (8, 32)),
     "c2d-r50": ("c2d", (8,)),
+    "tsn-r50": ("c2d", (8,)),
+    "tsn-r101": ("c2d", (8,)),
     "i3d-r50": ("resnet3d", (32,)),
     "slowonly-r50": ("resnet3d", (8,)),
     "slowonly-r101": ("resnet3d", (8,)),
@@ -203,6 +207,14 @@ def min_clip_len(arch: str, frames: int) -> int:
     pool or stride would have no frame left."""
     frames = _variant(arch, frames)
     return family(arch).min_clip_len(get_arch(arch), frames)
+
+
+def clip_len_problem(arch: str, frames: int, clip_len: int) -> str | None:
+    """What keeps a clip of ``clip_len`` frames from fitting ``arch`` beyond :func:`min_clip_len`
+    (SlowFast: a multiple of its slow step), as "must be ..." words; None when it fits."""
+    frames = _variant(arch, frames)
+    check = getattr(family(arch), "clip_len_problem", None)
+    return check(get_arch(arch), frames, clip_len) if check is not None else None
 
 
 def build_network(arch: str | ArchSpec, num_classes: int, frames: int | None = None) -> Recognizer:

@@ -1,11 +1,20 @@
-"""The C2D family: MMAction2's 2-D ResNets run frame by frame (4-D weight tensors).
+"""The C2D family: MMAction2's 2-D ResNets run frame by frame (4-D weight tensors): C2D and TSN.
 
-``c2d-r50`` is MMAction2 1.x's C2D-R50 (``c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb``):
-a 2-D ResNet-50 on each frame, its stem max-pool without padding, a temporal max-pool (2, 1, 1)
-after layer1, the global average over (T, H, W) and ``cls_head.fc_cls``. The frames of a clip
-travel as one batch (N*T, C, H, W) through the 2-D convolutions; the pools are MMAction2's 3-D
-ones. Keys: ``backbone.conv1.conv.weight`` (64, 3, 7, 7), ``backbone.layerX.Y.convK.conv/bn``,
-``backbone.layerX.0.downsample.conv/bn``, ``cls_head.fc_cls``.
+* ``c2d-r50`` is MMAction2 1.x's C2D-R50 (``c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb``):
+  a 2-D ResNet-50 on each frame, its stem max-pool without padding, a temporal max-pool
+  (2, 1, 1) after layer1; 8 frames every 8.
+* ``tsn-r50`` / ``tsn-r101`` are MMAction2's TSN (``ResNet`` + ``TSNHead``, the same module
+  in 0.x and 1.x): a plain 2-D ResNet on each sampled frame (stem max-pool 3/2 padding 1),
+  no temporal modelling, the mean over the segments before the classifier. TSN samples a
+  video in segments: the middle frame of each of N equal parts (``SampleFrames(1, 1, N)``).
+
+Both end in the global average over (T, H, W) and ``cls_head.fc_cls`` (TSN's consensus over
+the segments of the per-frame averages is that average). The frames of a clip travel as one
+batch (N*T, C, H, W) through the 2-D convolutions; the pools are MMAction2's 3-D ones. Keys:
+``backbone.conv1.conv.weight`` (64, 3, 7, 7), ``backbone.layerX.Y.convK.conv/bn``,
+``backbone.layerX.0.downsample.conv/bn``, ``cls_head.fc_cls``: C2D-R50 and TSN-R50 have the same
+keys and shapes, so a checkpoint of either is told apart by its class count (the publishers':
+400 for the C2D, 339 and 313 for the TSNs) or by ``--arch``.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from .layouts import Layout, add_conv_bn, add_head
 
 FAMILY = "c2d"
 R50 = (3, 4, 6, 3)
+R101 = (3, 4, 23, 3)
+_TSN = dict(stem_pool_padding=1, temporal_pool=False, sampling="segments")
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,8 @@ class FrameSpec(ArchSpec):
 
     stem_pool_padding: int = 0
     temporal_pool: bool = True
+    clip: tuple[int, int] = (8, 8)  # clip_len, frame_interval of its pipeline
+    sampling: str = "dense"
 
     def stem(self, frames: int) -> Stem:
         """Per frame: a 7x7 conv and a (1, 3, 3) max-pool, nothing over time."""
@@ -38,14 +51,26 @@ class FrameSpec(ArchSpec):
 SPECS: dict[str, FrameSpec] = {s.name: s for s in [
     FrameSpec("c2d-r50", FAMILY, "C2D-R50, MMAction2 1.x (a 2-D ResNet-50 per frame, 4-D tensors), 8x8",
               R50, 64, (8,), published_classes=(400,)),
+    # MiT: 6 segments over a 3 s clip (90 frames at 30 fps); M-MiT: 5
+    FrameSpec("tsn-r50", FAMILY, "TSN-R50, MMAction2 (a 2-D ResNet-50 on each segment's frame, mean over "
+              "the segments), 6 segments", R50, 64, (8,), published_classes=(339,), clip=(6, 15), **_TSN),
+    FrameSpec("tsn-r101", FAMILY, "TSN-R101, MMAction2 (a 2-D ResNet-101 on each segment's frame, mean over "
+              "the segments), 5 segments", R101, 64, (8,), published_classes=(313,), clip=(5, 18), **_TSN),
 ]}
 
 
 def default_pipeline(spec: FrameSpec, frames: int) -> dict:
-    """8 frames every 8, short side 256, centre crop 224 (MMAction2's validation pipeline; its
-    10-clip x 3-crop test resizes the short side to 224 and takes three 224-px crops)."""
-    return {"clip_len": 8, "frame_interval": 8, "short_side": 256, "crop_size": 224,
-            "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+    """Short side 256, centre crop 224, ImageNet mean and std (MMAction2's validation pipeline).
+    C2D: 8 frames every 8 (its 10-clip x 3-crop test resizes the short side to 224 and takes
+    three 224-px crops). TSN: its segments, the middle frame of each, over a window of about
+    3 s of 30 fps video, the length of a Moments in Time clip, which TSN's test sampling
+    spreads its segments over (its test takes three 256-px crops; M-MiT's one of 256)."""
+    clip_len, interval = spec.clip
+    out = {"clip_len": clip_len, "frame_interval": interval, "short_side": 256, "crop_size": 224,
+           "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+    if spec.sampling != "dense":
+        out["sampling"] = spec.sampling
+    return out
 
 
 def min_clip_len(spec: FrameSpec, frames: int) -> int:

@@ -23,7 +23,7 @@ from ..errors import CheckpointError, ConfigError, UsageError
 from .archs import ARCHITECTURES, FRAME_VARIANTS, build_network, default_pipeline
 from .blocks import Recognizer
 from .folder import LIMITS, ModelConfig, is_model_folder, sha256_file, write_model_folder
-from .layouts import _mismatches, check_layout, expected_layout, infer_layout
+from .layouts import _mismatches, check_layout, expected_layout, infer_layout, publisher_names
 
 # entries of a checkpoint's state dict that are not weights of the network
 _NOT_WEIGHTS = ("data_preprocessor.",)
@@ -32,7 +32,9 @@ _NOT_WEIGHTS = ("data_preprocessor.",)
 def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Load a ``.pth`` safely and return its tensors, ``state_dict`` unwrapped, ``module.`` stripped.
 
-    Non-tensor entries and MMAction2 1.x's ``data_preprocessor.*`` buffers are dropped.
+    Non-tensor entries and MMAction2 1.x's ``data_preprocessor.*`` buffers are dropped;
+    torchvision-style names (MIT CSAIL's files, MMAction2's of 2020) are read as MMAction2's
+    (:func:`~.layouts.publisher_names`).
 
     Pickled code is never executed: ``torch.load(weights_only=True)`` refuses it, and so do we.
     """
@@ -76,7 +78,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         state[key] = value
     if not state:
         raise CheckpointError(f"{p}: holds no tensors")
-    return state
+    return publisher_names(state)[0]
 
 
 def _needs_code(msg: str) -> bool:
@@ -195,7 +197,9 @@ def prepare_conversion(path: str | os.PathLike, *, arch: str | None = None, fram
     the weights into that CoST network instead (:mod:`.transfer`): exact from C2D into
     CoST(a) (``costa-r50`` from MMAction2's C2D lands on ``costa-r50-c2dstem``, whose stem
     pool is the C2D's), an approximate start otherwise. ``labels``: None (classes named by
-    index, with a hint through ``warn``), ``'mit'``, ``'k400'``, a file or a list of names.
+    index, with a hint through ``warn``), a shipped list (``'k400'``, ``'mit'``, ``'mmit'`` ...:
+    ``cost_cli.labels.LABEL_SETS``, which also says whether the model is multi-label or may not
+    be mirrored), a file or a list of names.
     The config carries the source network's input pipeline. Raises CheckpointError (exit 1)
     for a checkpoint that does not fit, ConfigError / UsageError for bad arguments.
     """
@@ -259,11 +263,22 @@ def prepare_conversion(path: str | os.PathLike, *, arch: str | None = None, fram
                      "transfer_exact": transfer.exact})
     prov.update(provenance or {})
     config = ModelConfig(arch=model.arch.name, num_classes=n, frames=model.frames,
-                         **default_pipeline(source_arch, source_frames),
+                         **default_pipeline(source_arch, source_frames), **_dataset_facts(labels),
                          dataset=dataset, name=name or p.stem, provenance=prov)
     model.config, model.labels = config, list(label_list)  # as load_model attaches them
     return Converted(model, config, label_list, exact=transfer.exact if transfer else True,
                      note=transfer.note if transfer else "", source_arch=source_arch, provenance=prov)
+
+
+def _dataset_facts(labels: object) -> dict:
+    """What a shipped class list says about a model's outputs and input: multi-label (sigmoid
+    scores), or never mirrored (its classes tell left from right)."""
+    from ..labels import LABEL_SETS
+
+    found = LABEL_SETS.get(labels) if isinstance(labels, str) else None
+    if found is None:
+        return {}
+    return {"multi_label": found.multi_label, "flip": found.flip}
 
 
 def _fits(arch: str, frames: int | None, num_classes: int | None, state: dict[str, torch.Tensor]) -> bool:

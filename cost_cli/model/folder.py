@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .archs import ARCHITECTURES, LEGACY_IDS, frame_variants, min_clip_len, upgrade_config
+from .archs import ARCHITECTURES, LEGACY_IDS, clip_len_problem, frame_variants, min_clip_len, upgrade_config
 
 if TYPE_CHECKING:
     import torch
@@ -47,6 +47,9 @@ MAX_HEADER_BYTES = 16 << 20  # a ResNet-101's safetensors header is about 100 kB
 MAX_JSON_DEPTH = 16  # config.json nests 3 deep (provenance -> stages -> a command)
 MAX_TEXT = 500  # characters of `name` and `dataset`
 LIMITS = {"num_classes": 100_000, "clip_len": 128, "frame_interval": 128, "short_side": 1024, "crop_size": 512}
+SAMPLINGS = ("dense", "segments")
+RESIZES = ("short_side", "squash")
+OPTIONAL_DEFAULTS = {"sampling": "dense", "resize": "short_side", "flip": True, "multi_label": False, "threshold": None}
 MEAN_RANGE = (0.0, 255.0)  # RGB, on the 0-255 scale of decoded pixels
 STD_RANGE = (1.0, 255.0)  # a std below 1 is a 0-1 scale one (0.229 ...) or a division by almost nothing
 
@@ -69,10 +72,19 @@ class ModelConfig:
     smooth: float = 0.0  # cost label's default --smooth for this model (0: each window's own top-1)
     provenance: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    # written only when not the default (a folder of the earlier networks reads as it did):
+    sampling: str = "dense"  # "dense": every frame_interval-th frame; "segments": the middle of each of clip_len segments
+    resize: str = "short_side"  # "short_side": short side, then a centre crop; "squash": the frame to crop x crop
+    flip: bool = True  # False: a mirrored clip is another class (left and right): nothing may mirror the input
+    multi_label: bool = False  # True: independent sigmoid scores per class (several classes at once)
+    threshold: float | None = None  # multi-label: the score from which a class is present (None: 0.5)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["mean"], d["std"] = list(self.mean), list(self.std)
+        for key, default in OPTIONAL_DEFAULTS.items():
+            if d[key] == default:
+                del d[key]
         return d
 
     @classmethod
@@ -118,6 +130,17 @@ class ModelConfig:
         if self.clip_len < least:
             raise refuse("clip_len", f"at least {least} for {self.arch} ({self.frames}-frame stem: its "
                          "temporal pools need that many frames)", self.clip_len)
+        problem = clip_len_problem(self.arch, self.frames, self.clip_len)
+        if problem:
+            raise refuse("clip_len", problem, self.clip_len)
+        for key, allowed in (("sampling", SAMPLINGS), ("resize", RESIZES)):
+            if getattr(self, key) not in allowed:
+                raise refuse(key, " or ".join(f'"{a}"' for a in allowed), getattr(self, key))
+        for key in ("flip", "multi_label"):
+            if not isinstance(getattr(self, key), bool):
+                raise refuse(key, "true or false", getattr(self, key))
+        if self.threshold is not None and not (_is_number(self.threshold) and 0 < self.threshold < 1):
+            raise refuse("threshold", "a number between 0 and 1 (or null)", self.threshold)
         if self.crop_size > self.short_side:
             raise ConfigError(f"{where}: crop_size {self.crop_size} is larger than short_side {self.short_side}")
         for key, (low, high) in (("mean", MEAN_RANGE), ("std", STD_RANGE)):
@@ -505,6 +528,18 @@ def write_model_folder(out_dir: str | os.PathLike, config: ModelConfig, labels: 
     return out
 
 
+def describe_input(config: ModelConfig) -> str:
+    """How a window is read, in words: its frames, then how each is resized."""
+    if config.sampling == "segments":
+        frames = (f"{config.clip_len} segments of {config.frame_interval} frames, the middle frame of each "
+                  f"(windows of {config.window_span} frames)")
+    else:
+        frames = f"{config.clip_len} frames every {config.frame_interval}"
+    if config.resize == "squash":
+        return f"{frames}, each squashed to {config.crop_size} x {config.crop_size} (no crop)"
+    return f"{frames}, short side {config.short_side}, centre crop {config.crop_size}"
+
+
 def default_card(config: ModelConfig, labels: list[str]) -> str:
     """A short model card."""
     prov = config.provenance or {}
@@ -515,9 +550,13 @@ def default_card(config: ModelConfig, labels: list[str]) -> str:
         "",
         f"- architecture: `{config.arch}`, {config.frames}-frame stem",
         f"- classes: {config.num_classes} ({config.dataset})",
-        f"- input: {config.clip_len} frames every {config.frame_interval}, short side "
-        f"{config.short_side}, centre crop {config.crop_size}, mean {list(config.mean)}, std {list(config.std)}",
+        f"- input: {describe_input(config)}, mean {list(config.mean)}, std {list(config.std)}",
     ]
+    if config.multi_label:
+        lines.append(f"- multi-label: independent sigmoid scores, a class present from "
+                     f"{config.threshold if config.threshold is not None else 0.5}")
+    if not config.flip:
+        lines.append("- never mirrored: its classes tell left from right")
     for k, v in prov.items():
         lines.append(f"- {k}: {v}")
     lines += ["", "Labels: `labels.txt` (one per line, index order). First classes: "

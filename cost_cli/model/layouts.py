@@ -6,6 +6,7 @@ transfers into CoST."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -19,10 +20,12 @@ Layout = dict[str, tuple[tuple[int, ...], torch.dtype]]
 _BN = ("weight", "bias", "running_mean", "running_var")
 
 
-def add_conv_bn(out: Layout, prefix: str, shape: tuple[int, ...], bn: bool = True) -> None:
-    """An MMCV ConvModule's entries: ``PREFIX.conv.weight`` of ``shape`` and its batch norm's
-    five (``bn`` False: the conv alone, as SlowFast's laterals)."""
-    out[f"{prefix}.conv.weight"] = (tuple(shape), torch.float32)
+def add_conv_bn(out: Layout, prefix: str, shape: tuple[int, ...], bn: bool = True,
+                conv_key: str = "conv.weight") -> None:
+    """An MMCV ConvModule's entries: ``PREFIX.conv.weight`` of ``shape`` (``conv_key``: under
+    another name, TSM's ``conv.net.weight``) and its batch norm's five (``bn`` False: the conv
+    alone, as SlowFast's laterals)."""
+    out[f"{prefix}.{conv_key}"] = (tuple(shape), torch.float32)
     if bn:
         for name in _BN:
             out[f"{prefix}.bn.{name}"] = ((shape[0],), torch.float32)
@@ -136,6 +139,50 @@ def infer_layout(state: dict[str, torch.Tensor]) -> InferredLayout:
     exact = score == 0 and num_classes is not None
     others = tuple(dict.fromkeys(s[2] for s in ties if s[2] != name)) if exact else ()
     return InferredLayout(name, frames, num_classes, exact=exact, alternatives=others)
+
+
+# torchvision-style ResNet names (MMAction2 before July 2020, MIT CSAIL's moments_models files)
+_TV_STEM = re.compile(r"^(conv1|bn1)\.(.+)$")
+_TV_BLOCK = re.compile(r"^(layer[1-4]\.\d+)\.(conv[1-3]|bn[1-3]|downsample\.[01])\.(.+)$")
+_TV_HEAD = re.compile(r"^(last_linear|fc)\.(weight|bias)$")
+
+
+def _torchvision_key(key: str) -> str | None:
+    """MMAction2's name for a torchvision-style key (``backbone.`` optional), or None."""
+    rest = key.removeprefix("backbone.")
+    if m := _TV_STEM.match(rest):
+        return f"backbone.conv1.{'conv' if m.group(1) == 'conv1' else 'bn'}.{m.group(2)}"
+    if m := _TV_BLOCK.match(rest):
+        where, part, tail = m.groups()
+        if part.startswith("conv"):
+            return f"backbone.{where}.{part}.conv.{tail}"
+        if part.startswith("bn"):
+            return f"backbone.{where}.conv{part[2:]}.bn.{tail}"
+        return f"backbone.{where}.downsample.{'conv' if part.endswith('0') else 'bn'}.{tail}"
+    if m := _TV_HEAD.match(rest):
+        return f"cls_head.fc_cls.{m.group(2)}"
+    return None
+
+
+def publisher_names(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], bool]:
+    """A state dict in MMAction2's ConvModule names, and whether it had to be renamed.
+
+    Checkpoints with torchvision-style ResNet names (``conv1.weight``, ``bn1.*``,
+    ``layerX.Y.bnK.*``, ``downsample.0/1``, the head as ``last_linear`` or ``fc``; with or
+    without ``backbone.``) are renamed key by key: MIT CSAIL's Moments in Time 3-D ResNets and
+    MMAction2's 2-D ResNets of before July 2020. Files saved by a torch older than 0.4.1 lack
+    the batch norms' ``num_batches_tracked``; it is filled in (0, as BatchNorm does). Any other
+    state comes back as it is."""
+    renamed = {k: _torchvision_key(k) for k in state}
+    if not any(v is not None for v in renamed.values()) or "backbone.conv1.conv.weight" in state:
+        return state, False
+    out = {(renamed[k] or k): v for k, v in state.items()}
+    if len(out) != len(state):  # two names for one tensor: not a torchvision-style file after all
+        return state, False
+    if not any(k.endswith("num_batches_tracked") for k in out):
+        for k in [k for k in out if k.endswith(".bn.running_mean")]:
+            out[k.removesuffix("running_mean") + "num_batches_tracked"] = torch.tensor(0, dtype=torch.int64)
+    return out, True
 
 
 def _nonfinite(t: torch.Tensor) -> str | None:

@@ -1,6 +1,7 @@
-"""Inference-time rewrites of a CoST network that keep its output (fp32 rel err <= 1e-5).
+"""Inference-time rewrites of a network (of any family) that keep its output (fp32 rel err <= 1e-5).
 
-* batch norms folded into the convolution before them (a conv gains a bias);
+* batch norms folded into the convolution before them (a conv gains a bias), also where the
+  conv sits in a wrapper (TSM's ``TemporalShift``: its ``net``);
 * CoST(a): the three weighted views and the batch norm after them become one plain 3x3x3
   ``conv3d`` (the coefficients are constants once training is over). On the CPU, layers
   wider than ``FUSED_MAX_WEIGHTS`` keep the views apart instead (:class:`CoSTaViews`): the
@@ -110,6 +111,10 @@ def fold_network(model: Recognizer, device: torch.device | None = None) -> Recog
         conv = module.conv
         if isinstance(conv, (nn.Conv2d, nn.Conv3d)):
             module.conv = _folded_conv(conv.weight.detach().float(), module.bn, conv.stride, conv.padding)
+            module.bn = nn.Identity()
+        elif isinstance(getattr(conv, "net", None), (nn.Conv2d, nn.Conv3d)):  # a wrapped conv (TSM's shift)
+            net = conv.net
+            conv.net = _folded_conv(net.weight.detach().float(), module.bn, net.stride, net.padding)
             module.bn = nn.Identity()
         elif isinstance(conv, CoST):
             module.conv = inference_cost_layer(conv, module.bn, cpu)

@@ -2,8 +2,9 @@
 
 CoST(a) and CoST(b) ResNet-50/101 with 8- or 32-frame stems, the release's C2D baseline
 (``c2d-r50-cost``: the same network with plain (1, 3, 3) convolutions), tiny variants for tests
-and the bundled model, and the CoST networks whose stem follows MMAction2's C2D
-(``costa-r50-c2dstem``: what a C2D is carried into). A temporal max-pool follows layer1.
+and the bundled model, and the CoST networks shaped like MMAction2's 2-D ResNets, which those
+are carried into: ``costa-r50-c2dstem`` (the C2D's stem pool) and ``costa-r50-tsn`` (TSN's:
+no temporal pool). A temporal max-pool follows layer1 in all others.
 
 Module names mirror the release so that ``state_dict()`` keys and shapes are those of its
 checkpoints (``backbone.layer1.0.conv2.conv.weight``, ``...conv2.conv.alpha`` ...).
@@ -69,6 +70,9 @@ SPECS: dict[str, CoSTSpec] = {s.name: s for s in [
     CoSTSpec("costb-r50-c2dstem", FAMILY,
              "CoST(b), ResNet-50, C2D stem (stem max-pool padding 0): carries MMAction2's C2D-R50",
              R50, 64, kind="b", inflate=_R50_INFLATE, **_C2D_STEM),
+    CoSTSpec("costa-r50-tsn", FAMILY,
+             "CoST(a), ResNet-50, TSN's shape (stem max-pool padding 1, no temporal pool): carries "
+             "MMAction2's TSN-R50", R50, 64, (8,), "a", inflate=_R50_INFLATE, temporal_pool=False),
     CoSTSpec("c2d-r50-cost", FAMILY,
              "C2D baseline of the CoST release, ResNet-50 (5-D tensors, stem pool padding 1)",
              R50, 64, (8, 32), inflate=_none(R50)),

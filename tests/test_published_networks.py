@@ -1,0 +1,214 @@
+"""The networks of shared/spec/zoo-models-2.md (TSN, TSM, SlowOnly-K700, SlowFast, MIT CSAIL's
+3-D ResNet): a checkpoint in the publisher's exact layout, made here with synthetic weights,
+converts (library and CLI) from its keys and shapes alone and gives the logits of an independent
+forward pass of the publisher's structure (tests/publisher_nets.py), as the labeler runs it too
+(folded, channels_last); the model folder carries the network's own pipeline; the TSN carried
+into CoST(a) gives the TSN's logits; a checkpoint that does not fit lists every mismatch and
+writes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import cost_cli
+import clirun
+import publisher_nets as P
+from cost_cli.model.archs import default_pipeline
+from cost_cli.model.checkpoint import convert_checkpoint, prepare_conversion
+from cost_cli.model.optimize import prepare_for_inference
+from zoo_reference import realistic_clips
+
+ENV = dict(os.environ, COST_DEBUG="")
+
+# registry name -> what the publisher's file is and how its network runs
+NETS = {
+    "tsn-r50-mit": dict(arch="tsn-r50", classes=339, labels="mit", frames=6, size=64,
+                        layout=lambda n: P.resnet2d_layout(50, n), forward=lambda s, x: P.resnet2d_forward(s, x, 50),
+                        wrap=P.mmaction_file, first="clapping"),
+}
+
+
+def cost(*args):
+    return clirun.cost(*args, text=True, env=ENV)
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / b.norm()).item()
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [ln for ln in stderr.strip().splitlines() if not ln.startswith(("hint:", "warning:"))]
+
+
+def publisher_file(path: Path, name: str, seed: int = 0, state: dict | None = None) -> tuple[Path, dict]:
+    net = NETS[name]
+    state = state if state is not None else P.random_state(net["layout"](net["classes"]), seed)
+    torch.save(net["wrap"](state, name), path, **net.get("save", {}))
+    return path, state
+
+
+def clips_for(name: str, n: int = 2, seed: int = 3) -> torch.Tensor:
+    net = NETS[name]
+    return realistic_clips(n, net["frames"], net["size"], seed=seed)
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_the_layout_is_the_publishers(name):
+    """Our network holds exactly the publisher's tensors (after the publisher's own renaming),
+    and as many parameters as the spec counts for the published file."""
+    from cost_cli.model.archs import ARCHITECTURES, build_network
+    from cost_cli.model.layouts import publisher_names
+
+    net = NETS[name]
+    layout = net["layout"](net["classes"])
+    assert P.parameter_count(layout) == P.PARAMETERS[name]
+    state = {k.removeprefix("module."): torch.empty(s, device="meta") for k, s in layout.shapes().items()}
+    renamed, _ = publisher_names(state)
+    with torch.device("meta"):
+        model = build_network(net["arch"], net["classes"], ARCHITECTURES[net["arch"]].frame_variants[0])
+    assert {k: tuple(v.shape) for k, v in renamed.items()} == {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert sum(p.numel() for p in model.parameters()) == P.PARAMETERS[name]
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_publisher_checkpoint_converts_and_matches(tmp_path, name):
+    net = NETS[name]
+    ckpt, state = publisher_file(tmp_path / f"{name}.pth", name, seed=1)
+    warned: list[str] = []
+    conv = prepare_conversion(ckpt, warn=warned.append)
+    assert conv.exact and conv.config.arch == net["arch"], (conv.config.arch, warned)
+    assert any(f"--labels {net['labels']}" in w for w in warned), warned
+    x = clips_for(name)
+    with torch.no_grad():
+        ref = net["forward"](state, x)
+        assert rel_err(conv.model(x), ref) <= 1e-4
+        fast = prepare_for_inference(conv.model, torch.device("cpu"))  # folded, channels_last
+        assert rel_err(fast(x.contiguous(memory_format=torch.channels_last_3d)), ref) <= 1e-4
+
+    r = cost("convert", ckpt, "--out", tmp_path / "m", "--labels", net["labels"])
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    pipe = default_pipeline(net["arch"])
+    assert cfg["arch"] == net["arch"] and cfg["num_classes"] == net["classes"]
+    for key, value in pipe.items():
+        assert cfg.get(key, {"sampling": "dense", "resize": "short_side"}.get(key)) == \
+            (list(value) if isinstance(value, tuple) else value), key
+    model = cost_cli.load_model(str(tmp_path / "m"))
+    assert model.labels[0] == net["first"] and model.arch.name == net["arch"]
+    with torch.no_grad():
+        assert rel_err(model(x), ref) <= 1e-4
+        assert model.features(x).shape == (2, model.feat_dim)  # what `cost features` reads
+
+
+def test_tsn_pipeline_is_its_segments(tmp_path):
+    cfg = prepare_conversion(publisher_file(tmp_path / "tsn.pth", "tsn-r50-mit")[0], labels="mit").config
+    assert (cfg.clip_len, cfg.frame_interval, cfg.sampling, cfg.resize) == (6, 15, "segments", "short_side")
+    assert (cfg.short_side, cfg.crop_size) == (256, 224) and cfg.dataset == "Moments in Time v1"
+
+
+def test_tsn_is_told_from_the_c2d_by_its_class_count(tmp_path):
+    """TSN-R50 and C2D-R50 have the same keys and shapes: 339 classes is the TSN, 400 the C2D;
+    the other reading is named in a warning."""
+    path, _ = publisher_file(tmp_path / "tsn400.pth", "tsn-r50-mit",
+                             state=P.random_state(P.resnet2d_layout(50, 400), 2))
+    warned: list[str] = []
+    conv = prepare_conversion(path, warn=warned.append)
+    assert conv.config.arch == "c2d-r50"
+    assert any("tsn-r50" in w and "--arch tsn-r50" in w for w in warned), warned
+    assert prepare_conversion(path, arch="tsn-r50").config.arch == "tsn-r50"
+
+
+def test_tsn_with_the_names_of_2020_converts(tmp_path):
+    """MMAction2's 2-D ResNet named its layers the torchvision way before July 2020 (the spec's
+    caveat for these files): read as the same network."""
+    state = P.random_state(P.resnet2d_layout(50, 339), 4)
+    path = tmp_path / "old.pth"
+    torch.save(P.mmaction_file(P.tsn_old_names(state), "tsn"), path)
+    conv = prepare_conversion(path, labels="mit")
+    assert conv.config.arch == "tsn-r50" and conv.exact
+    x = clips_for("tsn-r50-mit")
+    with torch.no_grad():
+        assert rel_err(conv.model(x), P.resnet2d_forward(state, x, 50)) <= 1e-4
+
+
+def test_tsn_into_costa_equals_the_tsn(tmp_path):
+    """What costa-r50-from-tsn-mit is: the TSN carried into a CoST(a)-R50 of the TSN's shape
+    (costa-r50-tsn), all weight on the hw view, logits the TSN's; the TSN's pipeline kept."""
+    path, state = publisher_file(tmp_path / "tsn.pth", "tsn-r50-mit", seed=5)
+    out = convert_checkpoint(path, tmp_path / "costa", arch="costa-r50", labels="mit")
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["arch"] == "costa-r50-tsn" and cfg["provenance"]["transfer_exact"] is True
+    assert cfg["provenance"]["transferred_from"] == "tsn-r50"
+    assert (cfg["clip_len"], cfg["frame_interval"], cfg["sampling"]) == (6, 15, "segments")
+    model = cost_cli.load_model(str(out))
+    assert len(model.cost_layers()) == 8 and model.labels[0] == "clapping"
+    x = clips_for("tsn-r50-mit")
+    with torch.no_grad():
+        ref = P.resnet2d_forward(state, x, 50)
+        assert rel_err(model(x), ref) <= 1e-4
+        fast = prepare_for_inference(model, torch.device("cpu"))
+        assert rel_err(fast(x.contiguous(memory_format=torch.channels_last_3d)), ref) <= 1e-4
+    r = cost("convert", path, "--out", tmp_path / "cli", "--arch", "costa-r50", "--labels", "mit")
+    assert r.returncode == 0 and "exact" in r.stderr, r.stderr
+
+
+def _broken(state: dict, drop: str, reshape: str, extra: str) -> dict:
+    bad = dict(state)
+    del bad[drop]
+    bad[reshape] = torch.zeros(*bad[reshape].shape, 2)
+    bad[extra] = torch.zeros(3)
+    return bad
+
+
+@pytest.mark.parametrize("name,drop,reshape,extra", [
+    ("tsn-r50-mit", "backbone.layer3.1.conv2.bn.running_mean", "backbone.layer2.0.conv1.conv.weight",
+     "backbone.layer5.0.conv1.conv.weight"),
+])
+def test_wrong_shapes_list_every_mismatch_and_write_nothing(tmp_path, name, drop, reshape, extra):
+    net = NETS[name]
+    state = P.random_state(net["layout"](net["classes"]), 0)
+    path, _ = publisher_file(tmp_path / "bad.pth", name, state=_broken(state, drop, reshape, extra))
+    r = cost("convert", path, "--out", tmp_path / "m", "--labels", net["labels"])
+    assert r.returncode == 1, r.stderr
+    lines = error_lines(r.stderr)
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    for needle in (f"does not match {net['arch']}", "1 missing: " + drop.removeprefix("module."),
+                   "1 unexpected: ", "1 mis-shaped: " + reshape.removeprefix("module.")):
+        assert needle in lines[0], (needle, lines[0])
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_the_registry_entry_is_the_publishers_file_with_its_pipeline(name):
+    """URL as zoo-models-2.md gives it (MMAction2: the digest digits of its name), classes,
+    accuracy and license, and the network's own pipeline."""
+    import re
+
+    from cost_cli import registry
+
+    net = NETS[name]
+    spec = registry.load_registry()[name]
+    assert spec.source == "url" and spec.arch == net["arch"] and spec.labels == net["labels"]
+    assert spec.num_classes == net["classes"] and spec.license
+    if spec.url.startswith("https://download.openmmlab.com/"):
+        m = re.fullmatch(r"https://download\.openmmlab\.com/mmaction/(v1\.0/)?recognition/(\w+)/([^/]+)/[^/]+_(\d{8})-"
+                         r"([0-9a-f]{8})\.pth", spec.url)
+        assert m and m.group(5) == spec.sha256, spec.url
+        assert "Apache-2.0" in spec.license and spec.accuracy
+    got = spec.pipeline.as_dict()
+    want = {k: (tuple(v) if isinstance(v, list) else v) for k, v in default_pipeline(spec.arch, spec.frames).items()}
+    assert got == want
+
+
+def test_costa_from_tsn_is_the_tsn_file():
+    from cost_cli import registry
+
+    reg = registry.load_registry()
+    a, b = reg["costa-r50-from-tsn-mit"], reg["tsn-r50-mit"]
+    assert (a.url, a.sha256, a.pipeline, a.labels) == (b.url, b.sha256, b.pipeline, b.labels)
+    assert a.arch == "costa-r50-tsn"
