@@ -292,6 +292,8 @@ def validate_spec(spec: ModelSpec) -> None:
             raise bad("pipeline must be an object")
         for problem in spec.pipeline.problems():
             raise bad(problem)
+        if spec.labels and not LABEL_SETS[spec.labels].flip and spec.pipeline.flip:
+            raise bad(f"pipeline flip must be false: {LABEL_SETS[spec.labels].dataset} is never mirrored")
     if kind.name in ("hub", "derived"):
         # a hub entry is pinned completely; a derived one may follow the source repo's default
         # branch when no commit could be pinned (then the Hub's own sha256 is checked)

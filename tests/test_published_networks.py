@@ -30,6 +30,10 @@ NETS = {
     "tsn-r50-mit": dict(arch="tsn-r50", classes=339, labels="mit", frames=6, size=64,
                         layout=lambda n: P.resnet2d_layout(50, n), forward=lambda s, x: P.resnet2d_forward(s, x, 50),
                         wrap=P.mmaction_file, first="clapping"),
+    "tsm-r50-sthv2": dict(arch="tsm-r50", classes=174, labels="sthv2", frames=8, size=64,
+                          layout=lambda n: P.resnet2d_layout(50, n, shifted=True),
+                          forward=lambda s, x: P.resnet2d_forward(s, x, 50, shifted=True),
+                          wrap=P.mmaction_file, first="Approaching something with your camera"),
 }
 
 
@@ -168,6 +172,8 @@ def _broken(state: dict, drop: str, reshape: str, extra: str) -> dict:
 @pytest.mark.parametrize("name,drop,reshape,extra", [
     ("tsn-r50-mit", "backbone.layer3.1.conv2.bn.running_mean", "backbone.layer2.0.conv1.conv.weight",
      "backbone.layer5.0.conv1.conv.weight"),
+    ("tsm-r50-sthv2", "backbone.layer4.2.conv1.bn.weight", "backbone.layer1.1.conv1.conv.net.weight",
+     "backbone.layer1.1.conv1.shift.weight"),
 ])
 def test_wrong_shapes_list_every_mismatch_and_write_nothing(tmp_path, name, drop, reshape, extra):
     net = NETS[name]
@@ -200,8 +206,12 @@ def test_the_registry_entry_is_the_publishers_file_with_its_pipeline(name):
                          r"([0-9a-f]{8})\.pth", spec.url)
         assert m and m.group(5) == spec.sha256, spec.url
         assert "Apache-2.0" in spec.license and spec.accuracy
+    from cost_cli.labels import LABEL_SETS
+
     got = spec.pipeline.as_dict()
     want = {k: (tuple(v) if isinstance(v, list) else v) for k, v in default_pipeline(spec.arch, spec.frames).items()}
+    if not LABEL_SETS[spec.labels].flip:  # what the dataset adds to the network's own pipeline
+        want["flip"] = False
     assert got == want
 
 
@@ -212,3 +222,52 @@ def test_costa_from_tsn_is_the_tsn_file():
     a, b = reg["costa-r50-from-tsn-mit"], reg["tsn-r50-mit"]
     assert (a.url, a.sha256, a.pipeline, a.labels) == (b.url, b.sha256, b.pipeline, b.labels)
     assert a.arch == "costa-r50-tsn"
+
+
+def test_tsm_shifts_over_time_and_is_never_mirrored(tmp_path):
+    """The shift is what makes TSM temporal: the same frames in another order give other logits
+    (a TSN's are the same), and the converted model says nothing may mirror its input."""
+    path, state = publisher_file(tmp_path / "tsm.pth", "tsm-r50-sthv2", seed=6)
+    conv = prepare_conversion(path, labels="sthv2")
+    assert conv.config.flip is False and conv.config.sampling == "segments"
+    x = clips_for("tsm-r50-sthv2", n=1)
+    with torch.no_grad():
+        assert rel_err(conv.model(x.flip(2)), conv.model(x)) > 1e-3
+        tsn = P.random_state(P.resnet2d_layout(50, 174), 6)
+        assert rel_err(P.resnet2d_forward(tsn, x.flip(2), 50), P.resnet2d_forward(tsn, x, 50)) < 1e-5
+    out = convert_checkpoint(path, tmp_path / "m", labels="sthv2")
+    assert json.loads((out / "config.json").read_text())["flip"] is False
+
+
+def test_training_never_mirrors_a_model_that_may_not_be(tmp_path):
+    """cost train --init of a Something-Something model: no class is flipped (augment, the
+    datasets, the written config), and --flip always is refused."""
+    import numpy as np
+
+    from cost_cli.registry import Pipeline
+    from cost_cli.training.augment import augment
+    from cost_cli.training.config import TrainConfig
+    from cost_cli.training.datasets import _datasets
+
+    spec = Pipeline(2, 1, 16, 16, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), flip=False)
+    frames = np.random.default_rng(0).integers(0, 255, (2, 16, 24, 3), dtype=np.uint8)
+    rng = np.random.default_rng(1)
+    a = augment(frames, spec, np.random.default_rng(1), True, 1.0)
+    b = augment(frames, Pipeline(2, 1, 16, 16, (0.0,) * 3, (1.0,) * 3), rng, False, 1.0)
+    assert np.array_equal(a, b)  # asked to flip, it does not
+    cfg = TrainConfig(data=None, out=str(tmp_path / "o"), synthetic=4)
+    _, _, flips = _datasets(cfg, spec, ["moving left", "moving up"], [])
+    assert flips == [False, False]
+
+
+def test_flip_always_is_refused_for_a_model_never_mirrored(tmp_path):
+    from cost_cli.model.archs import build_network
+    from cost_cli.model.folder import ModelConfig, write_model_folder
+
+    cfg = ModelConfig(arch="costb-tiny", num_classes=3, clip_len=4, frame_interval=1, short_side=32, crop_size=32,
+                      flip=False)
+    write_model_folder(tmp_path / "m", cfg, ["pushing left", "pushing right", "lifting"],
+                       build_network("costb-tiny", 3).state_dict())
+    r = cost("train", "--synthetic", "4", "--init", tmp_path / "m", "--flip", "always", "--epochs", "1",
+             "--out", tmp_path / "o")
+    assert r.returncode == 2 and "never mirrored" in r.stderr, r.stderr

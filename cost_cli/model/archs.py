@@ -11,6 +11,7 @@ family     module                     networks
 cost       :mod:`.resnet3d_cost`      CoST(a)/(b) of the authors' release, its C2D baseline, tiny ones
 c2d        :mod:`.c2d`                MMAction2's per-frame 2-D ResNets (4-D tensors): C2D-R50, TSN
 resnet3d   :mod:`.resnet3d`           MMAction2's ResNet3d family: I3D-R50, SlowOnly-R50/R101
+tsm        :mod:`.tsm`                MMAction2's TSM-R50: TSN's ResNet with a temporal shift per block
 ========== ========================== ==============================================================
 
 Every family module provides ``SPECS`` (id -> spec), ``default_pipeline(spec, frames)``,
@@ -43,6 +44,7 @@ FAMILIES = {
     "cost": "resnet3d_cost",
     "c2d": "c2d",
     "resnet3d": "resnet3d",
+    "tsm": "tsm",
 }
 
 # arch id -> (family, frame variants). The order is the order of `cost convert`'s ties: of two
@@ -61,6 +63,7 @@ ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
     "c2d-r50": ("c2d", (8,)),
     "tsn-r50": ("c2d", (8,)),
     "tsn-r101": ("c2d", (8,)),
+    "tsm-r50": ("tsm", (8,)),
     "i3d-r50": ("resnet3d", (32,)),
     "slowonly-r50": ("resnet3d", (8,)),
     "slowonly-r101": ("resnet3d", (8,)),

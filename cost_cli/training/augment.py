@@ -47,7 +47,7 @@ def augment(frames: np.ndarray, spec: InputSpec, rng: np.random.Generator, flip:
         patch = img[y:y + c, x:x + c]
         if patch.shape[:2] != (c, c):
             patch = cv2.resize(patch, (c, c), interpolation=cv2.INTER_LINEAR)
-        out[i] = patch[:, ::-1] if flip else patch
+        out[i] = patch[:, ::-1] if flip and spec.flip else patch  # spec.flip False: never mirrored
     return out
 
 

@@ -125,7 +125,8 @@ class SyntheticClips(ClipDataset):
 
 
 def _datasets(cfg: TrainConfig, spec: InputSpec, labels: list[str], items):
-    flips = flip_allowed(labels, cfg.flip)
+    # a model whose classes tell left from right (spec.flip False) is never mirrored
+    flips = flip_allowed(labels, cfg.flip) if spec.flip else [False] * len(labels)
     common = dict(spec=spec, labels=labels, seed=cfg.seed, flips=flips, scale_max=cfg.scale_max)
     if cfg.synthetic:
         nval = cfg.synthetic_val or max(90, cfg.synthetic // 10)

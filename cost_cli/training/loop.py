@@ -35,9 +35,12 @@ def _resolve_model(cfg: TrainConfig, labels: list[str]):
             raise UsageError(f"--arch {cfg.arch} conflicts with --init {cfg.init} (a {src.arch.name} model)",
                              hint="leave out --arch to fine-tune the --init model's architecture")
         sc = src.config
+        if not sc.flip and cfg.flip == "always":
+            raise UsageError(f"--flip always: {cfg.init} is never mirrored (its classes tell left from right)",
+                             hint="leave out --flip")
         spec = InputSpec(cfg.clip_len or sc.clip_len, cfg.frame_interval or sc.frame_interval,
                          cfg.short_side or sc.short_side, cfg.crop_size or sc.crop_size,
-                         tuple(sc.mean), tuple(sc.std))
+                         tuple(sc.mean), tuple(sc.std), flip=sc.flip)
         model = build_network(src.arch.name, len(labels), frames=src.frames)
         state = src.state_dict()
         if list(src.labels) == list(labels):
@@ -257,7 +260,7 @@ class _Run:
         mcfg = ModelConfig(
             arch=model.arch.name, num_classes=len(labels), frames=model.frames, clip_len=spec.clip_len,
             frame_interval=spec.frame_interval, short_side=spec.short_side, crop_size=spec.crop_size,
-            mean=spec.mean, std=spec.std,
+            mean=spec.mean, std=spec.std, flip=spec.flip,
             dataset=f"{SYNTHETIC_DATASET} motion" if cfg.synthetic else Path(cfg.data).name,
             name=cfg.name or self.out.name,
             provenance={"trained_with": "cost train", "command": cfg.command,
