@@ -135,6 +135,19 @@ def r3d_layout(classes: int, prefix: str = "module.", counted: bool = True) -> _
     return out
 
 
+def slowonly_layout(classes: int = 700) -> _Layout:
+    """MMAction2's ResNet3dSlowOnly-R50 + I3DHead: tests/zoo_reference.py's, of ``classes``."""
+    from zoo_reference import zoo_layout
+
+    out = _Layout()
+    roles = {"bn.weight": "bn.weight", "bn.bias": "bn.bias", "bn.running_mean": "bn.mean",
+             "bn.running_var": "bn.var", "bn.num_batches_tracked": "bn.count"}
+    for key, shape in zoo_layout("slowonly-r50", classes).items():
+        role = next((r for suffix, r in roles.items() if key.endswith(suffix)), None)
+        out[key] = (shape, role or ("fc." + key.rsplit(".", 1)[1] if key.startswith("cls_head.") else "conv"))
+    return out
+
+
 def parameter_count(layout: _Layout) -> int:
     """Learnable entries only (the spec's and the metafiles' figure)."""
     total = 0

@@ -21,7 +21,7 @@ import publisher_nets as P
 from cost_cli.model.archs import default_pipeline
 from cost_cli.model.checkpoint import convert_checkpoint, prepare_conversion
 from cost_cli.model.optimize import prepare_for_inference
-from zoo_reference import realistic_clips
+from zoo_reference import realistic_clips, zoo_forward
 
 ENV = dict(os.environ, COST_DEBUG="")
 
@@ -34,6 +34,9 @@ NETS = {
                           layout=lambda n: P.resnet2d_layout(50, n, shifted=True),
                           forward=lambda s, x: P.resnet2d_forward(s, x, 50, shifted=True),
                           wrap=P.mmaction_file, first="Approaching something with your camera"),
+    "slowonly-r50-k700": dict(arch="slowonly-r50", classes=700, labels="k700", frames=8, size=64,
+                              layout=lambda n: P.slowonly_layout(n), forward=lambda s, x: zoo_forward(s, x, "slowonly-r50"),
+                              wrap=P.mmaction_file, first="abseiling"),
 }
 
 
@@ -174,6 +177,8 @@ def _broken(state: dict, drop: str, reshape: str, extra: str) -> dict:
      "backbone.layer5.0.conv1.conv.weight"),
     ("tsm-r50-sthv2", "backbone.layer4.2.conv1.bn.weight", "backbone.layer1.1.conv1.conv.net.weight",
      "backbone.layer1.1.conv1.shift.weight"),
+    ("slowonly-r50-k700", "backbone.layer3.0.downsample.bn.bias", "backbone.layer4.1.conv1.conv.weight",
+     "cls_head.fc_cls.extra"),
 ])
 def test_wrong_shapes_list_every_mismatch_and_write_nothing(tmp_path, name, drop, reshape, extra):
     net = NETS[name]
