@@ -37,7 +37,18 @@ NETS = {
     "slowonly-r50-k700": dict(arch="slowonly-r50", classes=700, labels="k700", frames=8, size=64,
                               layout=lambda n: P.slowonly_layout(n), forward=lambda s, x: zoo_forward(s, x, "slowonly-r50"),
                               wrap=P.mmaction_file, first="abseiling"),
+    "slowfast-r50-k400": dict(arch="slowfast-r50", classes=400, labels="k400", frames=32, size=32,
+                              layout=lambda n: P.slowfast_layout(50, n), forward=lambda s, x: P.slowfast_forward(s, x, 50),
+                              wrap=P.mmaction_file, first="abseiling"),
+    "slowfast-r101-k400": dict(arch="slowfast-r101", classes=400, labels="k400", frames=32, size=32, slow=True,
+                               layout=lambda n: P.slowfast_layout(101, n),
+                               forward=lambda s, x: P.slowfast_forward(s, x, 101),
+                               wrap=P.mmaction_file, first="abseiling"),
 }
+
+
+def _params(*names):
+    return [pytest.param(n, marks=pytest.mark.slow) if NETS[n].get("slow") else n for n in names]
 
 
 def cost(*args):
@@ -82,7 +93,7 @@ def test_the_layout_is_the_publishers(name):
     assert sum(p.numel() for p in model.parameters()) == P.PARAMETERS[name]
 
 
-@pytest.mark.parametrize("name", list(NETS))
+@pytest.mark.parametrize("name", _params(*NETS))
 def test_publisher_checkpoint_converts_and_matches(tmp_path, name):
     net = NETS[name]
     ckpt, state = publisher_file(tmp_path / f"{name}.pth", name, seed=1)
@@ -179,6 +190,8 @@ def _broken(state: dict, drop: str, reshape: str, extra: str) -> dict:
      "backbone.layer1.1.conv1.shift.weight"),
     ("slowonly-r50-k700", "backbone.layer3.0.downsample.bn.bias", "backbone.layer4.1.conv1.conv.weight",
      "cls_head.fc_cls.extra"),
+    ("slowfast-r50-k400", "backbone.slow_path.layer2_lateral.conv.weight",
+     "backbone.fast_path.layer1.0.conv1.conv.weight", "backbone.fast_path.layer3_lateral.conv.weight"),
 ])
 def test_wrong_shapes_list_every_mismatch_and_write_nothing(tmp_path, name, drop, reshape, extra):
     net = NETS[name]
@@ -276,3 +289,27 @@ def test_flip_always_is_refused_for_a_model_never_mirrored(tmp_path):
     r = cost("train", "--synthetic", "4", "--init", tmp_path / "m", "--flip", "always", "--epochs", "1",
              "--out", tmp_path / "o")
     assert r.returncode == 2 and "never mirrored" in r.stderr, r.stderr
+
+
+def test_slowfast_reads_every_fourth_frame_on_its_slow_path_and_all_on_the_fast(tmp_path):
+    """The two pathways of one clip: the slow one sees frames 0, 4, ..., 28 (MMAction2's nearest
+    resampling), the fast one all 32; a clip must be a whole number of slow steps."""
+    from cost_cli.errors import ConfigError
+    from cost_cli.model.folder import ModelConfig
+
+    path, state = publisher_file(tmp_path / "sf.pth", "slowfast-r50-k400", seed=7)
+    model = prepare_conversion(path, labels="k400").model
+    seen = {}
+    hooks = [model.backbone.slow_path.conv1.register_forward_hook(lambda m, i, o: seen.update(slow=i[0].shape[2])),
+             model.backbone.fast_path.conv1.register_forward_hook(lambda m, i, o: seen.update(fast=i[0].shape[2]))]
+    x = clips_for("slowfast-r50-k400", n=1)
+    with torch.no_grad():
+        logits = model(x)
+        changed = x.clone()
+        changed[:, :, 1] += 1.0  # a frame only the fast pathway reads
+        assert rel_err(model(changed), logits) > 1e-6
+    for h in hooks:
+        h.remove()
+    assert seen == {"slow": 8, "fast": 32}
+    with pytest.raises(ConfigError, match="clip_len must be a multiple of 4 for slowfast-r50"):
+        ModelConfig(arch="slowfast-r50", num_classes=400, frames=32, clip_len=30, frame_interval=2).validate()

@@ -12,6 +12,7 @@ cost       :mod:`.resnet3d_cost`      CoST(a)/(b) of the authors' release, its C
 c2d        :mod:`.c2d`                MMAction2's per-frame 2-D ResNets (4-D tensors): C2D-R50, TSN
 resnet3d   :mod:`.resnet3d`           MMAction2's ResNet3d family: I3D-R50, SlowOnly-R50/R101
 tsm        :mod:`.tsm`                MMAction2's TSM-R50: TSN's ResNet with a temporal shift per block
+slowfast   :mod:`.slowfast`           MMAction2's SlowFast-R50/R101: two ResNet3d pathways, laterals
 ========== ========================== ==============================================================
 
 Every family module provides ``SPECS`` (id -> spec), ``default_pipeline(spec, frames)``,
@@ -45,6 +46,7 @@ FAMILIES = {
     "c2d": "c2d",
     "resnet3d": "resnet3d",
     "tsm": "tsm",
+    "slowfast": "slowfast",
 }
 
 # arch id -> (family, frame variants). The order is the order of `cost convert`'s ties: of two
@@ -67,6 +69,8 @@ ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
     "i3d-r50": ("resnet3d", (32,)),
     "slowonly-r50": ("resnet3d", (8,)),
     "slowonly-r101": ("resnet3d", (8,)),
+    "slowfast-r50": ("slowfast", (32,)),
+    "slowfast-r101": ("slowfast", (32,)),
     "costa-tiny": ("cost", (8, 32)),
     "costb-tiny": ("cost", (8, 32)),
     "c2d-tiny": ("cost", (8, 32)),
