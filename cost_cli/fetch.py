@@ -68,7 +68,12 @@ class DownloadError(CostError):
 
 
 class ChecksumError(DownloadError):
-    """A downloaded file whose sha256 is not the expected one: refused and deleted."""
+    """A downloaded file whose sha256 is not the expected one: refused and deleted. ``actual``:
+    the digest it had."""
+
+    def __init__(self, message: str, hint: str | None = None, actual: str = "") -> None:
+        super().__init__(message, hint)
+        self.actual = actual
 
 
 # ---------------------------------------------------------------------------- environment
@@ -267,14 +272,15 @@ class _Bar:
 
 # ---------------------------------------------------------------------------- download
 
-def download(url: str, dest: str | os.PathLike, digest: str, what: str, size: int = 0) -> Path:
+def download(url: str, dest: str | os.PathLike, digest: str | None, what: str, size: int = 0) -> Path:
     """Fetch ``url`` into ``dest``, verified against ``digest``; return ``dest``.
 
-    ``digest`` is the file's sha256 in full or its leading hex digits; ``size`` the file's size
-    the registry records (0: unknown), which bounds the download (:func:`size_limit`). An
-    existing ``dest`` was verified when it was stored and is returned at once. Raises
-    :class:`DownloadError` (network, HTTP, disk, too large) or :class:`ChecksumError` (the part
-    file is deleted).
+    ``digest`` is the file's sha256 in full or its leading hex digits; None only for a
+    publisher that gives none (the caller records the digest of what came, and checks the file
+    against it from then on). ``size`` is the file's size the registry records (0: unknown),
+    which bounds the download (:func:`size_limit`). An existing ``dest`` was verified when it
+    was stored and is returned at once. Raises :class:`DownloadError` (network, HTTP, disk, too
+    large) or :class:`ChecksumError` (the part file is deleted).
     """
     dest = Path(dest)
     if dest.is_file():
@@ -295,13 +301,13 @@ def download(url: str, dest: str | os.PathLike, digest: str, what: str, size: in
             _check_space(part, size - _size_of(part), what)
         _fetch(url, part, what, size)
         actual = sha256_of(part)
-        if not digest_matches(actual, digest):
+        if digest is not None and not digest_matches(actual, digest):
             part.unlink(missing_ok=True)
             kind = "full digest" if len(digest) >= 64 else "leading digits"
             raise ChecksumError(
                 f"checksum mismatch for {dest.name} of {what}: expected sha256 {digest} ({kind}), "
                 f"got {actual}; the file is refused and deleted",
-                hint=f"it came from {url}; if that is a mirror (COST_MIRROR), it holds another file")
+                hint=f"it came from {url}; if that is a mirror (COST_MIRROR), it holds another file", actual=actual)
         os.replace(part, dest)
     return dest
 

@@ -13,7 +13,7 @@ table that says what each kind needs and can do:
 bundled    a model folder shipped inside the installation (``folder``)
 hub        a model folder in a Hugging Face Hub repo, pinned (``hub_repo``, ``revision``, ``files``)
 derived    built here from a Hub repo's 2D ImageNet weights (``hub_repo``, ``files``)
-url        a publisher's checkpoint file, converted here (``url``, ``sha256``, ``labels``, ``pipeline``)
+url        a publisher's checkpoint file, converted here (``url``, ``sha256`` or "unpinned", ``labels``, ``pipeline``)
 unpublished  no weights exist anywhere to download
 ========== ==================================================================================
 
@@ -54,6 +54,9 @@ REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _DIGEST = re.compile(r"^[0-9a-f]{8,64}$")  # a full sha256, or the leading hex digits a publisher gives
+# the sha256 of a url entry whose publisher gives no digest (MIT CSAIL): the first download's is
+# recorded and every later use of the file is checked against it (cost_cli.resolve)
+UNPINNED = "unpinned"
 _ALL_SOURCE_FIELDS = ("folder", "hub_repo", "revision", "files", "url", "sha256")
 MAX_REGISTRY_BYTES = 8 << 20  # a registry file is read whole; the shipped one is 12 KB
 
@@ -161,7 +164,7 @@ class ModelSpec:
     revision: str = ""  # pinned 40-hex commit ('' only for a derived entry: the default branch)
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256 ('' only when derived)
     url: str = ""  # url: the publisher's checkpoint file
-    sha256: str = ""  # url: the file's sha256, in full (64 hex) or its leading hex digits (8-63)
+    sha256: str = ""  # url: the file's sha256, in full (64 hex) or its leading hex digits (8-63), or "unpinned"
     pipeline: Pipeline | None = None  # url: the network's own input pipeline
     size_bytes: int = 0  # download size, approximate when the source shows it rounded (0: unknown)
     accuracy: dict[str, str] = field(default_factory=dict)  # measure -> "top-1 / top-5"
@@ -197,7 +200,7 @@ class ModelSpec:
     def pinned(self) -> bool:
         """Whether what is downloaded is pinned by digest (always, except some derived entries)."""
         if self.source == "url":
-            return bool(self.sha256)
+            return bool(self.sha256) and self.sha256 != UNPINNED
         return bool(self.revision) and bool(self.files) and all(self.files.values())
 
     @property
@@ -212,7 +215,7 @@ class ModelSpec:
 
     def matches_digest(self, sha256_hex: str) -> bool:
         """Whether a file's full sha256 is this url entry's (in full, or by its leading digits)."""
-        return bool(self.sha256) and sha256_hex.lower().startswith(self.sha256)
+        return self.pinned and sha256_hex.lower().startswith(self.sha256)
 
     def validate(self) -> None:
         """Raise ConfigError naming the entry and the first problem; see :func:`validate_spec`."""
@@ -311,8 +314,9 @@ def validate_spec(spec: ModelSpec) -> None:
             raise bad(f"url must be a plain http(s) address, not {spec.url!r}")
         if not spec.file_name.lower().endswith(CHECKPOINT_SUFFIXES):
             raise bad(f"url must name a checkpoint file ({', '.join(CHECKPOINT_SUFFIXES)})")
-        if not _DIGEST.match(spec.sha256):
-            raise bad("sha256 must be lowercase hex: the full digest (64) or at least its first 8 digits")
+        if not _DIGEST.match(spec.sha256) and spec.sha256 != UNPINNED:
+            raise bad("sha256 must be lowercase hex: the full digest (64) or at least its first 8 digits "
+                      f'(or "{UNPINNED}" for a publisher that gives none)')
 
 
 # ------------------------------------------------------------------------------ the registry
@@ -401,6 +405,11 @@ def by_digest(sha256_hex: str) -> list[ModelSpec]:
 
 
 # ------------------------------------------------------------------------------ --model syntax
+
+def is_full_digest(text: str) -> bool:
+    """Whether ``text`` is a whole sha256 in lowercase hex (64 digits)."""
+    return bool(_HEX64.match(text))
+
 
 def is_checkpoint_name(path: str | os.PathLike) -> bool:
     """Whether a file name has one of the checkpoint suffixes."""

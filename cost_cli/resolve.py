@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import console, fetch, hub, registry
 from ._version import __version__
-from .errors import EXIT_USAGE, CheckpointError, ConfigError, ModelNotFoundError, NotPublishedError
+from .errors import EXIT_USAGE, CheckpointError, ConfigError, ModelNotFoundError, NotPublishedError, UsageError
 from .fetch import cost_cache, offline
 from .model.folder import is_model_folder, weights_dir
 from .model.transfer import TRANSFER_VERSION
@@ -137,8 +137,11 @@ def find_checkpoint(folder: str | os.PathLike) -> Path:
 
 
 def entry_for_checkpoint(sha256_hex: str, arch: str | None = None) -> ModelSpec | None:
-    """The URL entry a checkpoint file is (by its sha256), preferring one of ``arch``; or None."""
-    matches = registry.by_digest(sha256_hex)
+    """The URL entry a checkpoint file is (by its sha256: the registry's, or for an unpinned
+    entry the one recorded when it was received here), preferring one of ``arch``; or None."""
+    matches = registry.by_digest(sha256_hex) + [
+        s for s in registry.load_registry().values()
+        if s.source == "url" and not s.pinned and received_digest(s) == sha256_hex.lower()]
     if not matches:
         return None
     return next((s for s in matches if arch is not None and s.arch == arch), matches[0])
@@ -156,18 +159,24 @@ def not_published(spec: ModelSpec, usage: bool = False) -> NotPublishedError:
                     "`cost models` lists what can be downloaded")
 
 
-def registry_folder(spec: ModelSpec, download: bool = True, force: bool = False, usage: bool = False) -> Path:
+def registry_folder(spec: ModelSpec, download: bool = True, force: bool = False, usage: bool = False,
+                    sha256: str | None = None) -> Path:
     """The local model folder of a registry entry of any kind.
 
     Bundled entries come from the installation; hub and derived entries from the Hub cache
     (:mod:`cost_cli.hub`); URL entries from the tool's cache, downloaded and converted when
     missing. ``download`` False or ``HF_HUB_OFFLINE=1`` uses the cache only. ``force`` fetches
     (and builds) again. ``usage``: the entry was named as ``--model`` (an unpublished one is
-    then exit 2; as ``cost download NAME`` it is exit 1).
+    then exit 2; as ``cost download NAME`` it is exit 1). ``sha256`` (``cost download
+    --sha256``): the full digest a URL entry's file must have, checked on top of the
+    registry's; for an unpinned entry it is the digest pinned from then on.
     """
     source = spec.source
     if source == "unpublished":
         raise not_published(spec, usage=usage)
+    if sha256 is not None and source != "url":
+        raise UsageError(f"--sha256: {spec.name} is a {source} model; the option checks the file of a model "
+                         "downloaded from a URL", hint="`cost models` shows where each model comes from")
     if source == "bundled":
         folder = weights_dir() / spec.folder
         if not is_model_folder(folder):
@@ -175,7 +184,7 @@ def registry_folder(spec: ModelSpec, download: bool = True, force: bool = False,
                               hint="reinstall cost-cli")
         return folder
     if source == "url":
-        return _url_folder(spec, download=download, force=force)
+        return _url_folder(spec, download=download, force=force, sha256=sha256)
     if source == "derived":
         return _derived_folder(spec, download=download, force=force)
     return hub.registry_folder(spec, download=download, force=force)
@@ -294,8 +303,39 @@ def _build_derived(spec: ModelSpec, path: Path, commit: str, filename: str, dige
 # ------------------------------------------------------------------------------ URL entries
 
 def download_path(spec: ModelSpec) -> Path:
-    """Where a URL entry's verified file is kept (by digest: entries sharing a file share it)."""
+    """Where a URL entry's verified file is kept (by digest: entries sharing a file share it;
+    the files of publishers that give no digest under ``unpinned/``)."""
     return cost_cache() / "downloads" / spec.sha256 / spec.file_name
+
+
+def pin_path(spec: ModelSpec) -> Path:
+    """Where the sha256 of an unpinned entry's file is kept once it was received (beside it)."""
+    path = download_path(spec)
+    return path.with_name(path.name + ".sha256")
+
+
+def received_digest(spec: ModelSpec) -> str | None:
+    """The sha256 recorded for an unpinned entry's file (the first download's, or ``--sha256``'s)."""
+    try:
+        text = pin_path(spec).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if registry.is_full_digest(text) else None
+
+
+def _record_digest(spec: ModelSpec, digest: str) -> None:
+    pin = pin_path(spec)
+    tmp = pin.with_name(f".{pin.name}.{os.getpid()}")
+    tmp.write_text(digest + "\n", encoding="ascii")
+    os.replace(tmp, pin)
+
+
+def _unpinned_mismatch(spec: ModelSpec, recorded: str, actual: str, where: str) -> fetch.ChecksumError:
+    return fetch.ChecksumError(
+        f"{spec.name}: {where} has sha256 {actual}, not the {recorded} recorded when it was first received "
+        f"({spec.file_name}; the publisher gives no digest); refused",
+        hint=f"if the publisher changed the file, check it and pin the new one: "
+             f"`cost download {spec.name} --force --sha256 {actual}`")
 
 
 def _build_key(spec: ModelSpec) -> str:
@@ -311,21 +351,81 @@ def url_model_dir(spec: ModelSpec) -> Path:
     return cost_cache() / "models" / spec.name / f"{spec.sha256[:8]}-{_build_key(spec)}"
 
 
-def _url_folder(spec: ModelSpec, download: bool, force: bool) -> Path:
+def _url_folder(spec: ModelSpec, download: bool, force: bool, sha256: str | None = None) -> Path:
+    """A URL entry's model folder, downloaded and converted when missing.
+
+    A pinned entry's file is checked against the registry's digest. An unpinned one (its
+    publisher gives none) is checked against the digest recorded when it was first received
+    (:func:`received_digest`), or against ``sha256`` when given (which then becomes the
+    recorded one); a first download without either is taken, and its digest printed and
+    recorded. Never is a changed file used silently: the kept download and the folder built from
+    it are checked against the record whenever they are used."""
     out = url_model_dir(spec)
     src = download_path(spec)
     allowed = download and not offline()
+    if sha256 is not None and spec.pinned and not fetch.digest_matches(sha256, spec.sha256):
+        raise UsageError(f"--sha256 {sha256} is not {spec.name}'s file: the registry pins sha256 {spec.sha256}"
+                         + ("..." if spec.digest_is_prefix else ""))
+    recorded = None if spec.pinned else received_digest(spec)
+    expected = sha256 or (spec.sha256 if spec.pinned else recorded)
     if force and allowed:
         shutil.rmtree(out, ignore_errors=True)
         for stale in (src, src.with_name(src.name + ".part")):
             stale.unlink(missing_ok=True)
     elif is_model_folder(out):
+        if sha256 is not None or not spec.pinned:
+            _check_built(spec, out, expected)
         return out
     if not src.is_file():
         if not allowed:
             raise fetch.not_cached(spec.name, cost_cache(), offline_mode=offline())
-        fetch.download(fetch.mirrored(spec.url), src, spec.sha256, spec.name, size=spec.size_bytes)
+        try:
+            fetch.download(fetch.mirrored(spec.url), src, expected, spec.name, size=spec.size_bytes)
+        except fetch.ChecksumError as exc:
+            if spec.pinned or sha256 is not None or recorded is None:
+                raise
+            raise _unpinned_mismatch(spec, recorded, exc.actual, "the file downloaded (and deleted)") from None
+        if not spec.pinned:
+            _received(spec, src, expected)
+    elif sha256 is not None or not spec.pinned:
+        actual = fetch.sha256_of(src)
+        if expected is None:  # kept, but its digest was never recorded (the record was lost)
+            _received(spec, src, None, actual)
+        elif not fetch.digest_matches(actual, expected):
+            if sha256 is not None:
+                raise fetch.ChecksumError(f"{spec.name}: the kept file {src} has sha256 {actual}, not --sha256 "
+                                          f"{sha256}; refused (nothing deleted)",
+                                          hint=f"fetch it again: `cost download {spec.name} --force --sha256 {sha256}`")
+            raise _unpinned_mismatch(spec, expected, actual, f"the kept file {src}")
+        elif sha256 is not None and not spec.pinned:
+            _record_digest(spec, actual)
     return _convert(spec, src, out)
+
+
+def _received(spec: ModelSpec, src: Path, expected: str | None, actual: str | None = None) -> None:
+    """An unpinned entry's file has come (checked against ``expected`` when there was one):
+    its digest is recorded and said."""
+    actual = actual or fetch.sha256_of(src)
+    _record_digest(spec, actual)
+    if expected is None:
+        console.info(f"{spec.name}: received {spec.file_name} with sha256 {actual} (its publisher gives no digest: "
+                     "recorded, and the file must match it from now on)")
+
+
+def _check_built(spec: ModelSpec, out: Path, expected: str | None) -> None:
+    """A built folder of an unpinned entry (or one checked with --sha256) was converted from the
+    file whose digest is expected (its provenance says which); no hashing."""
+    if expected is None:
+        return
+    try:
+        built = json.loads((out / "config.json").read_text(encoding="utf-8"))["provenance"]["source_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        built = None
+    if not isinstance(built, str) or not fetch.digest_matches(built, expected):
+        raise fetch.ChecksumError(f"{spec.name}: the cached model folder {out} was built from a file of sha256 "
+                                  f"{built}, not {expected}; refused",
+                                  hint=f"build it again: `cost download {spec.name} --force`"
+                                       + (f" --sha256 {expected}" if expected else ""))
 
 
 def _convert(spec: ModelSpec, src: Path, out: Path) -> Path:
@@ -341,6 +441,9 @@ def _convert(spec: ModelSpec, src: Path, out: Path) -> Path:
                               warn=console.warn)
     # the converter hashed the file already (checkpoint_sha256); name it as the source's digest too
     prov = {**conv.config.provenance, "source_sha256": conv.config.provenance.get("checkpoint_sha256", "")}
+    if not spec.pinned:
+        prov["source_sha256_recorded"] = "the publisher gives no digest: recorded when first received " \
+                                         f"({pin_path(spec).name}), checked at every later use"
     config = conv.config.with_(dataset=spec.dataset, provenance=prov,
                                **(spec.pipeline.as_dict() if spec.pipeline else {}))
     _sweep_builds(out.parent)

@@ -44,6 +44,15 @@ NETS = {
                                layout=lambda n: P.slowfast_layout(101, n),
                                forward=lambda s, x: P.slowfast_forward(s, x, 101),
                                wrap=P.mmaction_file, first="abseiling"),
+    # MIT CSAIL's files: torchvision names under module., last_linear, saved by a 2019 torch
+    "r3d50-mit": dict(arch="r3d-r50", classes=339, labels="mit", frames=16, size=48,
+                      layout=lambda n: P.r3d_layout(n), forward=lambda s, x: P.r3d_forward(s, x),
+                      wrap=lambda s, name: P.moments_file(s), save={"_use_new_zipfile_serialization": False},
+                      first="clapping"),
+    "r3d50-mitv2": dict(arch="r3d-r50", classes=305, labels="mitv2", frames=16, size=48,
+                        layout=lambda n: P.r3d_layout(n), forward=lambda s, x: P.r3d_forward(s, x),
+                        wrap=lambda s, name: P.moments_file(s), save={"_use_new_zipfile_serialization": False},
+                        first="clapping"),
 }
 
 
@@ -192,8 +201,12 @@ def _broken(state: dict, drop: str, reshape: str, extra: str) -> dict:
      "cls_head.fc_cls.extra"),
     ("slowfast-r50-k400", "backbone.slow_path.layer2_lateral.conv.weight",
      "backbone.fast_path.layer1.0.conv1.conv.weight", "backbone.fast_path.layer3_lateral.conv.weight"),
+    ("r3d50-mit", "module.layer2.1.bn2.running_var", "module.layer3.0.downsample.0.weight", "module.layer4.3.conv1.weight"),
 ])
 def test_wrong_shapes_list_every_mismatch_and_write_nothing(tmp_path, name, drop, reshape, extra):
+    """Named as the model layout names them (MIT's torchvision names read as MMAction2's)."""
+    from cost_cli.model.layouts import publisher_names
+
     net = NETS[name]
     state = P.random_state(net["layout"](net["classes"]), 0)
     path, _ = publisher_file(tmp_path / "bad.pth", name, state=_broken(state, drop, reshape, extra))
@@ -201,8 +214,13 @@ def test_wrong_shapes_list_every_mismatch_and_write_nothing(tmp_path, name, drop
     assert r.returncode == 1, r.stderr
     lines = error_lines(r.stderr)
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
-    for needle in (f"does not match {net['arch']}", "1 missing: " + drop.removeprefix("module."),
-                   "1 unexpected: ", "1 mis-shaped: " + reshape.removeprefix("module.")):
+    if drop.startswith("module."):  # MIT's names, as the model layout names them
+        ours = publisher_names({k.removeprefix("module."): torch.zeros(1) for k in (drop, reshape)})[0]
+        ours_drop, ours_reshape = list(ours)
+    else:
+        ours_drop, ours_reshape = drop, reshape
+    for needle in (f"does not match {net['arch']}", "1 missing: " + ours_drop,
+                   "1 unexpected: ", "1 mis-shaped: " + ours_reshape):
         assert needle in lines[0], (needle, lines[0])
     assert not (tmp_path / "m").exists()
 
@@ -313,3 +331,34 @@ def test_slowfast_reads_every_fourth_frame_on_its_slow_path_and_all_on_the_fast(
     assert seen == {"slow": 8, "fast": 32}
     with pytest.raises(ConfigError, match="clip_len must be a multiple of 4 for slowfast-r50"):
         ModelConfig(arch="slowfast-r50", num_classes=400, frames=32, clip_len=30, frame_interval=2).validate()
+
+
+def test_mit_files_without_the_prefix_or_the_batch_counters_convert(tmp_path):
+    """The spec leaves two things of the MIT files open: DataParallel's module. prefix and
+    num_batches_tracked (a torch older than 0.4.1 saved none). Either way they convert."""
+    state = P.random_state(P.r3d_layout(339, prefix="", counted=False), 8)
+    path = tmp_path / "plain.pth.tar"
+    torch.save(P.moments_file(state), path, _use_new_zipfile_serialization=False)
+    conv = prepare_conversion(path, labels="mit")
+    assert conv.config.arch == "r3d-r50" and conv.exact
+    x = clips_for("r3d50-mit", n=1)
+    with torch.no_grad():
+        assert rel_err(conv.model(x), P.r3d_forward(state, x, prefix="")) <= 1e-4
+
+
+def test_r3d_pipeline_squashes_16_frames_to_224_without_a_crop(tmp_path):
+    import numpy as np
+
+    from cost_cli.transforms import prepare_frame
+
+    path, _ = publisher_file(tmp_path / "mit.pth.tar", "r3d50-mit")
+    cfg = prepare_conversion(path, labels="mit").config
+    assert (cfg.clip_len, cfg.frame_interval, cfg.resize, cfg.crop_size) == (16, 6, "squash", 224)
+    # torchvision's mean/std of 0-1 images, on the 0-255 scale
+    assert cfg.mean == pytest.approx((0.485 * 255, 0.456 * 255, 0.406 * 255))
+    assert cfg.std == pytest.approx((0.229 * 255, 0.224 * 255, 0.225 * 255))
+    frame = np.zeros((90, 160, 3), np.uint8)
+    frame[:, :20] = 255  # a bar at the left edge: a centre crop would cut it off, squashing keeps it
+    out = prepare_frame(frame, cfg.short_side, cfg.crop_size, 3, cfg.resize)
+    assert out.shape == (3, 224, 224, 3) and (out[0, :, :20] > 200).all() and (out[:, :, 40:] < 10).all()
+    assert (out[0] == out[2]).all()  # no crops to take: every view is the whole frame

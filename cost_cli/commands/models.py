@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -15,26 +15,39 @@ def download(
                                           help="A registry name (`cost models`) or a Hub repo id.")],
     force: Annotated[bool, typer.Option("--force", help="Fetch again even if the cache holds it "
                                                         "(after a checksum mismatch, for example).")] = False,
+    sha256: Annotated[Optional[str], typer.Option("--sha256", metavar="HEX",
+                                                  help="The file's full sha256: checked, and for a publisher that "
+                                                       "gives none, pinned from then on.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Download a model (converting or building it once) and print its local folder on stdout.
 
-    Registry entries are pinned and checked against their sha256 digests. The MMAction2
-    Kinetics-400 models come from the publisher's URL (COST_MIRROR replaces its host), are kept
-    only when their digest matches, and are converted into a model folder in the tool's cache;
-    ImageNet entries (r50-in1k, r101-in1k) are built from the Hub's 2D weights. An interrupted
-    download resumes.
+    Registry entries are checked against their sha256 digests. The MMAction2 models come from
+    the publisher's URL (COST_MIRROR replaces its host), are kept only when their digest
+    matches, and are converted into a model folder in the tool's cache. A publisher that gives
+    no digest (MIT CSAIL: "unpinned" in `cost models`) has the digest of what was received
+    printed and recorded, and the file must match it from then on; --sha256 pins or checks one
+    explicitly. ImageNet entries (r50-in1k, r101-in1k) are built from the Hub's 2D weights. An
+    interrupted download resumes.
     Honours COST_CACHE, COST_MIRROR, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE, HF_ENDPOINT, HF_TOKEN.
     """
     from .. import console, hub, registry, resolve
+    from ..errors import UsageError
 
     console.set_quiet(quiet)
+    if sha256 is not None:
+        sha256 = sha256.strip().lower()
+        if not registry.is_full_digest(sha256):
+            raise UsageError(f"--sha256 {sha256!r}: expected the file's whole sha256, 64 hex digits")
     if not registry.has(target) and "/" in target:
+        if sha256 is not None:
+            raise UsageError("--sha256 checks a registry model's file; a Hub repo's files are checked against "
+                             "the Hub's own sha256")
         path = hub.resolve_repo(target, download=True, force=force)
         console.info(f"{target}: ready")
     else:
         spec = registry.get(target)
-        path = resolve.registry_folder(spec, download=True, force=force)
+        path = resolve.registry_folder(spec, download=True, force=force, sha256=sha256)
         if spec.source == "bundled":
             console.info(f"{target} is bundled with cost-cli; nothing to download")
         else:
@@ -53,7 +66,7 @@ def _human(n: int) -> str:
 def _origin(spec) -> tuple[str | None, str | None]:
     """Where an entry's weights come from (a URL or Hub repo) and the digest they are checked against."""
     if spec.source == "url":
-        return spec.url, spec.sha256
+        return spec.url, spec.sha256 if spec.pinned else None
     if spec.source in ("hub", "derived"):
         rev = f"@{spec.revision[:12]}" if spec.revision else ""
         weights = [h for f, h in spec.files.items() if f.endswith((".safetensors", ".pth", ".bin"))]
@@ -92,6 +105,8 @@ def _row(spec, resolve) -> dict:
         "description": spec.description,
         "notes": spec.notes or None,
     }
+    if spec.source == "url" and not spec.pinned:
+        row["sha256_received"] = resolve.received_digest(spec)  # recorded at the first download
     if spec.url and fetch.mirrored(spec.url) != spec.url:
         row["mirror_url"] = fetch.mirrored(spec.url)
     row["origin"] = origin
@@ -119,7 +134,9 @@ def models(as_json: JsonOpt = False) -> None:
         acc = "; ".join(f"{k} {v}" for k, v in r["accuracy"].items()) or "-"
         size = "-" if r["size_bytes"] is None else ("" if r["size_exact"] else "~") + _human(r["size_bytes"])
         if r["origin"]:
-            source = r["origin"] + (f" ({r['sha256'][:12]})" if r["sha256"] else " (unpinned)")
+            received = r.get("sha256_received")
+            source = r["origin"] + (f" ({r['sha256'][:12]})" if r["sha256"] else
+                                    f" (unpinned; received {received[:12]})" if received else " (unpinned)")
         else:
             source = "installed with cost-cli" if r["source"] == "bundled" else "-"
         table.append((r["name"], r["arch"], r["dataset"], str(r["num_classes"]), acc, size, r["status"], source))

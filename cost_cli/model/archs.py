@@ -13,6 +13,7 @@ c2d        :mod:`.c2d`                MMAction2's per-frame 2-D ResNets (4-D ten
 resnet3d   :mod:`.resnet3d`           MMAction2's ResNet3d family: I3D-R50, SlowOnly-R50/R101
 tsm        :mod:`.tsm`                MMAction2's TSM-R50: TSN's ResNet with a temporal shift per block
 slowfast   :mod:`.slowfast`           MMAction2's SlowFast-R50/R101: two ResNet3d pathways, laterals
+r3d        :mod:`.r3d`                MIT CSAIL's 3-D ResNet-50 of the Moments in Time models
 ========== ========================== ==============================================================
 
 Every family module provides ``SPECS`` (id -> spec), ``default_pipeline(spec, frames)``,
@@ -47,6 +48,7 @@ FAMILIES = {
     "resnet3d": "resnet3d",
     "tsm": "tsm",
     "slowfast": "slowfast",
+    "r3d": "r3d",
 }
 
 # arch id -> (family, frame variants). The order is the order of `cost convert`'s ties: of two
@@ -71,6 +73,7 @@ ARCHS: dict[str, tuple[str, tuple[int, ...]]] = {
     "slowonly-r101": ("resnet3d", (8,)),
     "slowfast-r50": ("slowfast", (32,)),
     "slowfast-r101": ("slowfast", (32,)),
+    "r3d-r50": ("r3d", (16,)),
     "costa-tiny": ("cost", (8, 32)),
     "costb-tiny": ("cost", (8, 32)),
     "c2d-tiny": ("cost", (8, 32)),

@@ -142,8 +142,9 @@ def infer_layout(state: dict[str, torch.Tensor]) -> InferredLayout:
 
 
 # torchvision-style ResNet names (MMAction2 before July 2020, MIT CSAIL's moments_models files)
-_TV_STEM = re.compile(r"^(conv1|bn1)\.(.+)$")
-_TV_BLOCK = re.compile(r"^(layer[1-4]\.\d+)\.(conv[1-3]|bn[1-3]|downsample\.[01])\.(.+)$")
+_BN_FIELDS = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
+_TV_STEM = re.compile(rf"^(?:(conv1)\.(weight)|(bn1)\.{_BN_FIELDS})$")
+_TV_BLOCK = re.compile(rf"^(layer[1-4]\.\d+)\.(?:(conv[1-3]|downsample\.0)\.(weight)|(bn[1-3]|downsample\.1)\.{_BN_FIELDS})$")
 _TV_HEAD = re.compile(r"^(last_linear|fc)\.(weight|bias)$")
 
 
@@ -151,14 +152,12 @@ def _torchvision_key(key: str) -> str | None:
     """MMAction2's name for a torchvision-style key (``backbone.`` optional), or None."""
     rest = key.removeprefix("backbone.")
     if m := _TV_STEM.match(rest):
-        return f"backbone.conv1.{'conv' if m.group(1) == 'conv1' else 'bn'}.{m.group(2)}"
+        return "backbone.conv1.conv.weight" if m.group(1) else f"backbone.conv1.bn.{m.group(4)}"
     if m := _TV_BLOCK.match(rest):
-        where, part, tail = m.groups()
-        if part.startswith("conv"):
-            return f"backbone.{where}.{part}.conv.{tail}"
-        if part.startswith("bn"):
-            return f"backbone.{where}.conv{part[2:]}.bn.{tail}"
-        return f"backbone.{where}.downsample.{'conv' if part.endswith('0') else 'bn'}.{tail}"
+        where, conv, _, norm, field = m.groups()
+        if conv is not None:
+            return f"backbone.{where}.{'downsample' if conv.startswith('down') else conv}.conv.weight"
+        return f"backbone.{where}.{'downsample' if norm.startswith('down') else 'conv' + norm[2:]}.bn.{field}"
     if m := _TV_HEAD.match(rest):
         return f"cls_head.fc_cls.{m.group(2)}"
     return None
@@ -173,8 +172,10 @@ def publisher_names(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Ten
     MMAction2's 2-D ResNets of before July 2020. Files saved by a torch older than 0.4.1 lack
     the batch norms' ``num_batches_tracked``; it is filled in (0, as BatchNorm does). Any other
     state comes back as it is."""
+    if any(k.endswith(".conv.weight") for k in state):  # MMAction2's names already
+        return state, False
     renamed = {k: _torchvision_key(k) for k in state}
-    if not any(v is not None for v in renamed.values()) or "backbone.conv1.conv.weight" in state:
+    if not any(v is not None for v in renamed.values()):
         return state, False
     out = {(renamed[k] or k): v for k, v in state.items()}
     if len(out) != len(state):  # two names for one tensor: not a torchvision-style file after all
