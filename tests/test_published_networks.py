@@ -30,6 +30,9 @@ NETS = {
     "tsn-r50-mit": dict(arch="tsn-r50", classes=339, labels="mit", frames=6, size=64,
                         layout=lambda n: P.resnet2d_layout(50, n), forward=lambda s, x: P.resnet2d_forward(s, x, 50),
                         wrap=P.mmaction_file, first="clapping"),
+    "tsn-r101-mmit": dict(arch="tsn-r101", classes=313, labels="mmit", frames=5, size=64,
+                          layout=lambda n: P.resnet2d_layout(101, n), forward=lambda s, x: P.resnet2d_forward(s, x, 101),
+                          wrap=P.mmaction_file, first="crafting"),
     "tsm-r50-sthv2": dict(arch="tsm-r50", classes=174, labels="sthv2", frames=8, size=64,
                           layout=lambda n: P.resnet2d_layout(50, n, shifted=True),
                           forward=lambda s, x: P.resnet2d_forward(s, x, 50, shifted=True),
@@ -362,3 +365,14 @@ def test_r3d_pipeline_squashes_16_frames_to_224_without_a_crop(tmp_path):
     out = prepare_frame(frame, cfg.short_side, cfg.crop_size, 3, cfg.resize)
     assert out.shape == (3, 224, 224, 3) and (out[0, :, :20] > 200).all() and (out[:, :, 40:] < 10).all()
     assert (out[0] == out[2]).all()  # no crops to take: every view is the whole frame
+
+
+def test_the_multi_moments_model_is_multi_label(tmp_path):
+    """TSN-R101 on Multi-Moments in Time: its config says multi-label (sigmoid scores)."""
+    path, _ = publisher_file(tmp_path / "mmit.pth", "tsn-r101-mmit", seed=9)
+    conv = prepare_conversion(path, labels="mmit")
+    assert conv.config.arch == "tsn-r101" and conv.config.multi_label is True and conv.config.threshold is None
+    assert (conv.config.clip_len, conv.config.frame_interval, conv.config.sampling) == (5, 18, "segments")
+    out = convert_checkpoint(path, tmp_path / "m", labels="mmit")
+    assert json.loads((out / "config.json").read_text())["multi_label"] is True
+    assert "multi-label" in (out / "README.md").read_text()
