@@ -419,4 +419,6 @@ def test_min_clip_len_of_every_network():
     assert {k: v for k, v in got.items() if v != (2 if k[1] == 8 else 7)} == {
         ("i3d-r50", 32): 5, ("slowonly-r50", 8): 1, ("slowonly-r101", 8): 1,
         # no temporal pooling at all (TSN and the CoST(a) it is carried into)
-        ("tsn-r50", 8): 1, ("tsn-r101", 8): 1, ("costa-r50-tsn", 8): 1}
+        ("tsn-r50", 8): 1, ("tsn-r101", 8): 1, ("costa-r50-tsn", 8): 1, ("tsm-r50", 8): 1,
+        # SlowFast: the slow pathway takes every 4th frame; the MIT 3-D ResNet pads its strides
+        ("slowfast-r50", 32): 4, ("slowfast-r101", 32): 4, ("r3d-r50", 16): 1}
