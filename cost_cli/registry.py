@@ -399,6 +399,37 @@ def suggest(name: str) -> str | None:
     return match[0] if match else None
 
 
+# `cost models --dataset` keys: a shipped class list names its vocabulary; the rest by dataset
+DATASET_KEYS = {"k400": "Kinetics-400", "k700": "Kinetics-700", "mit": "Moments in Time (v1, v2)",
+                "mmit": "Multi-Moments in Time", "sthv2": "Something-Something v2",
+                "synthetic": "cost-cli's generated motion", "in1k": "ImageNet-1k (fine-tuning starts)"}
+# vocabularies that are one dataset's: what exists for one is named for the others
+RELATED = {"mit": ("mit", "mmit"), "mmit": ("mmit", "mit")}
+
+
+def dataset_key(spec: ModelSpec) -> str:
+    """The vocabulary of an entry for ``cost models --dataset``: its class list's key (MiT v1 and
+    v2 both ``mit``), else ``synthetic`` or ``in1k`` from its dataset, else the dataset in lowercase."""
+    if spec.labels:
+        return "mit" if spec.labels == "mitv2" else spec.labels
+    text = spec.dataset.lower()
+    if "synthetic" in text:
+        return "synthetic"
+    if "imagenet" in text:
+        return "in1k"
+    return text
+
+
+def available_for(key: str) -> list[ModelSpec]:
+    """The entries with weights (not unpublished) for a vocabulary and the ones related to it:
+    its own first, CoST networks first among them, else in registry order."""
+    from .model.archs import family_name
+
+    order = RELATED.get(key, (key,))
+    found = [s for s in load_registry().values() if s.source != "unpublished" and dataset_key(s) in order]
+    return sorted(found, key=lambda s: (order.index(dataset_key(s)), family_name(s.arch) != "cost"))
+
+
 def by_digest(sha256_hex: str) -> list[ModelSpec]:
     """The url entries whose file has this sha256, in registry order."""
     return [s for s in load_registry().values() if s.source == "url" and s.matches_digest(sha256_hex)]

@@ -150,11 +150,17 @@ def entry_for_checkpoint(sha256_hex: str, arch: str | None = None) -> ModelSpec 
 # ------------------------------------------------------------------------------ registry entries
 
 def not_published(spec: ModelSpec, usage: bool = False) -> NotPublishedError:
-    """The error for an entry whose weights exist nowhere (exit 2 when ``usage``: met as --model)."""
+    """The error for an entry whose weights exist nowhere (exit 2 when ``usage``: met as --model);
+    it names the models that do exist for that vocabulary."""
     cls = UnpublishedModelError if usage else NotPublishedError
+    key = registry.dataset_key(spec)
+    others = [s.name for s in registry.available_for(key)]
+    where = registry.DATASET_KEYS.get(key, spec.dataset).split(" (")[0]
+    exists = f"; for {where} there are: {', '.join(others)}" if others else ""
     return cls(f"{spec.name}: no trained weights for {spec.description} are published anywhere "
-               "(the CoST authors released code but no checkpoints)",
-               hint=f"train one with the official code and `cost convert CHECKPOINT.pth --out DIR"
+               f"(the CoST authors released code but no checkpoints){exists}",
+               hint=(f"`cost download {others[0]}`, or train" if others else "train")
+                    + f" one with the official code and `cost convert CHECKPOINT.pth --out DIR"
                     f"{' --labels ' + spec.labels if spec.labels else ''}`, or run `cost train`; "
                     "`cost models` lists what can be downloaded")
 

@@ -201,3 +201,61 @@ def test_label_real_video_with_each_kind_of_network(run, server, files, tmp_path
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert rows and all(row["label"] in names(key) for row in rows), rows
     assert rows[0]["start"] == 0.0 and rows[-1]["end"] == pytest.approx(4.0, abs=0.05)
+
+
+# --------------------------------------------------------------------------- cost models
+
+def test_models_by_vocabulary_and_every_field_in_json(run):
+    r = run("models", "--dataset", "mit")
+    assert r.returncode == 0, r.stderr
+    shown = {line.split()[0] for line in r.stdout.splitlines()[1:]}
+    assert shown == {"tsn-r50-mit", "costa-r50-from-tsn-mit", "r3d50-mit", "r3d50-mitv2", "r50-mit", "r101-mit"}
+    rows = json.loads(run("models", "--json", "--dataset", "mmit").stdout)
+    assert [r["name"] for r in rows] == ["tsn-r101-mmit"] and rows[0]["multi_label"] is True
+    for key in ("url", "sha256", "pipeline", "license", "accuracy", "labels", "notes", "vocabulary"):
+        assert key in rows[0]
+    assert rows[0]["pipeline"]["sampling"] == "segments"
+    for key, some in (("k700", "slowonly-r50-k700"), ("sthv2", "tsm-r50-sthv2"), ("synthetic", "motion-tiny"),
+                      ("in1k", "r50-in1k"), ("k400", "slowfast-r101-k400")):
+        assert some in {r["name"] for r in json.loads(run("models", "--json", "--dataset", key).stdout)}, key
+    one_error(run("models", "--dataset", "imagenet"), 2, "--dataset", "k400, k700, mit, mmit, sthv2")
+
+
+def test_models_on_a_terminal_fits_its_width(run):
+    """Off a terminal every cell is whole (the sources run past 300 characters); on one, every
+    line fits the terminal and every model's name, classes and status are there."""
+    import pty
+    import subprocess
+    import sys
+
+    from cost_cli.commands.models import table_lines
+
+    whole = run("models").stdout
+    assert max(map(len, whole.splitlines())) > 200 and "moments_RGB_imagenet_resnet3d50_segment16.pth.tar" in whole
+    names = [line.split()[0] for line in whole.splitlines()[1:]]
+    for columns in ("80", "120"):
+        master, slave = pty.openpty()
+        env = dict(os.environ, COLUMNS=columns, TERM="xterm", COST_REGISTRY="")
+        p = subprocess.Popen([sys.executable, "-m", "cost_cli", "models"], stdout=slave, stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        p.wait(timeout=120)
+        os.close(master)
+        lines = b"".join(chunks).decode().replace("\r", "").splitlines()
+        assert p.returncode == 0 and lines, p.stderr.read()
+        assert max(map(len, lines)) <= int(columns), (columns, max(map(len, lines)))
+        assert [line.split()[0] for line in lines[1:]] == names
+        assert all(any(s in line for s in ("bundled", "downloadable", "unpublished", "cached")) for line in lines[1:])
+    rows = json.loads(run("models", "--json").stdout)
+    for r in rows:
+        r["origin"] = r["url"] or (f"hf://{r['hub_repo']}" if r["hub_repo"] else None)
+    for width in range(70, 260, 10):
+        assert max(map(len, table_lines(rows, width))) <= max(width, 78)  # names, classes, status: never cut

@@ -38,8 +38,13 @@ def info(
         "clip_len": cfg.clip_len,
         "frame_interval": cfg.frame_interval,
         "window_span_frames": cfg.window_span,
+        "sampling": cfg.sampling,  # dense, or segments (the middle frame of each)
+        "resize": cfg.resize,  # short_side then a centre crop, or squash
         "short_side": cfg.short_side,
         "crop_size": cfg.crop_size,
+        "multi_label": cfg.multi_label,  # independent sigmoid scores per class
+        "threshold": cfg.threshold,
+        "flip": cfg.flip,  # false: never mirrored (its classes tell left from right)
         "mean": list(cfg.mean),
         "std": list(cfg.std),
         "smooth": cfg.smooth,  # cost label's default --smooth for this model

@@ -76,7 +76,8 @@ def _origin(spec) -> tuple[str | None, str | None]:
 
 
 def _row(spec, resolve) -> dict:
-    from .. import fetch
+    from .. import fetch, registry
+    from ..labels import LABEL_SETS
 
     status, folder = resolve.availability(spec)
     size = resolve.folder_size(folder) if folder is not None else (spec.size_bytes or None)
@@ -100,6 +101,8 @@ def _row(spec, resolve) -> dict:
         "revision": spec.revision or None,
         "pinned": spec.pinned if spec.downloads else None,
         "labels": spec.labels or None,
+        "vocabulary": registry.dataset_key(spec),
+        "multi_label": bool(spec.labels and LABEL_SETS[spec.labels].multi_label),
         "pipeline": spec.pipeline.as_dict() if spec.pipeline else None,
         "license": spec.license or None,
         "description": spec.description,
@@ -113,36 +116,119 @@ def _row(spec, resolve) -> dict:
     return row
 
 
-def models(as_json: JsonOpt = False) -> None:
+def models(
+    as_json: JsonOpt = False,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", metavar="NAME",
+                                                   help="Only the models of one vocabulary: k400, k700, mit, mmit, "
+                                                        "sthv2, synthetic, in1k.")] = None,
+) -> None:
     """List the named models: architecture, dataset, classes, accuracy, size, status and source.
 
     Status is bundled (ships with cost-cli), cached (downloaded, usable offline), downloadable,
     or unpublished (no trained weights exist anywhere: convert your own or train one). SOURCE is
     the URL or Hub repo the weights come from, with the sha256 (or its leading digits) they are
-    checked against.
+    checked against, or "unpinned" where the publisher gives none. On a terminal the table fits
+    its width (long sources are shortened in the middle); --json keeps every field.
     """
-    from .. import registry, resolve
+    import shutil
+    import sys
 
-    rows = [_row(spec, resolve) for spec in registry.load_registry().values()]
+    from .. import registry, resolve
+    from ..errors import UsageError
+
+    specs = list(registry.load_registry().values())
+    if dataset is not None:
+        key = dataset.strip().lower()
+        known = list(dict.fromkeys([*registry.DATASET_KEYS, *(registry.dataset_key(s) for s in specs)]))
+        if key not in known:
+            raise UsageError(f"--dataset {dataset!r}: not a vocabulary of the registry",
+                             hint=f"one of: {', '.join(known)}")
+        specs = [s for s in specs if registry.dataset_key(s) == key]
+    rows = [_row(spec, resolve) for spec in specs]
     if as_json:
         for r in rows:
             r.pop("origin")
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = [("NAME", "ARCH", "DATASET", "CLASSES", "ACCURACY (TOP-1 / TOP-5)", "SIZE", "STATUS", "SOURCE (SHA256)")]
-    for r in rows:
-        acc = "; ".join(f"{k} {v}" for k, v in r["accuracy"].items()) or "-"
-        size = "-" if r["size_bytes"] is None else ("" if r["size_exact"] else "~") + _human(r["size_bytes"])
-        if r["origin"]:
-            received = r.get("sha256_received")
-            source = r["origin"] + (f" ({r['sha256'][:12]})" if r["sha256"] else
-                                    f" (unpinned; received {received[:12]})" if received else " (unpinned)")
-        else:
-            source = "installed with cost-cli" if r["source"] == "bundled" else "-"
-        table.append((r["name"], r["arch"], r["dataset"], str(r["num_classes"]), acc, size, r["status"], source))
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    for line in table_lines(rows, width):
+        typer.echo(line)
+
+
+HEADER = ("NAME", "ARCH", "DATASET", "CLASSES", "ACCURACY (TOP-1 / TOP-5)", "SIZE", "STATUS", "SOURCE (SHA256)")
+NAME, ARCH, DATASET, CLASSES, ACCURACY, SIZE, STATUS, SOURCE = range(8)
+# on a terminal too narrow for the table: the columns that give up width, the least each keeps
+# (first a little, then more), and whether its end (a dataset, an accuracy) or its middle (a
+# source: host and digest stay) goes; then whole columns are left out
+_ELIDE = {DATASET: "end", SOURCE: "middle", ACCURACY: "end", ARCH: "end"}
+_SOFT = {DATASET: 18, SOURCE: 26, ACCURACY: 24, ARCH: 17}
+_HARD = {DATASET: 12, SOURCE: 20, ACCURACY: 22, ARCH: 12}
+_TIGHT = {DATASET: 10, ACCURACY: 18}
+_STEPS = ((_SOFT, ()), (_SOFT, (SIZE,)), (_HARD, (SIZE,)), (_HARD, (SIZE, ARCH)), (_HARD, (SIZE, ARCH, SOURCE)),
+          (_TIGHT, (SIZE, ARCH, SOURCE)))
+
+
+def _cells(r: dict, compact: bool = False) -> tuple[str, ...]:
+    """One row's cells; ``compact`` (a narrow terminal): the source's host (or Hub repo) and
+    digest, the first accuracy measure."""
+    measures = [f"{k} {v}" for k, v in r["accuracy"].items()]
+    if compact and len(measures) > 1:
+        measures = [f"{measures[0]} (+{len(measures) - 1})"]
+    acc = "; ".join(measures) or "-"
+    size = "-" if r["size_bytes"] is None else ("" if r["size_exact"] else "~") + _human(r["size_bytes"])
+    if r["origin"]:
+        received = r.get("sha256_received")
+        digest = (f" ({r['sha256'][:12]})" if r["sha256"] else
+                  f" (unpinned; received {received[:12]})" if received else " (unpinned)")
+        origin = r["origin"]
+        if compact and "://" in origin and not origin.startswith("hf://"):
+            origin = origin.split("://", 1)[1].split("/", 1)[0]
+        source = origin + digest
+    else:
+        source = "installed with cost-cli" if r["source"] == "bundled" else "-"
+    return (r["name"], r["arch"], r["dataset"], str(r["num_classes"]), acc, size, r["status"], source)
+
+
+def _elide(text: str, width: int, where: str = "end") -> str:
+    """``text`` in at most ``width`` characters, "..." where its end (or middle) was."""
+    if len(text) <= width:
+        return text
+    if width <= 3:
+        return text[:width]
+    if where == "end":
+        return text[: width - 3] + "..."
+    tail = (width - 3) // 2
+    return text[: width - 3 - tail] + "..." + (text[-tail:] if tail else "")
+
+
+def _lines(table: list[tuple[str, ...]], columns: list[int], widths: dict[int, int]) -> list[str]:
+    return ["  ".join(_elide(row[c], widths[c], _ELIDE.get(c, "end")).ljust(widths[c]) for c in columns).rstrip()
+            for row in table]
+
+
+def table_lines(rows: list[dict], width: int | None = None) -> list[str]:
+    """The ``cost models`` table. ``width`` (a terminal's columns) bounds the lines: sources
+    shortened to their host and digest, long cells cut, then whole columns left out (size,
+    architecture, source), never a model's name, classes or status. None: every cell whole."""
+    table = [HEADER] + [_cells(r) for r in rows]
+    columns = list(range(len(HEADER)))
+    widths = {c: max(len(row[c]) for row in table) for c in columns}
+    if width is None or sum(widths.values()) + 2 * (len(columns) - 1) <= width:
+        return _lines(table, columns, widths)
+    table = [HEADER] + [_cells(r, compact=True) for r in rows]
+    for least, dropped in _STEPS:
+        columns = [c for c in range(len(HEADER)) if c not in dropped]
+        widths = {c: max(len(row[c]) for row in table) for c in columns}
+        over = sum(widths.values()) + 2 * (len(columns) - 1) - width
+        while over > 0:  # a character at a time from the column with the most to spare
+            spare = {c: widths[c] - n for c, n in least.items() if c in columns and widths[c] > n}
+            if not spare:
+                break
+            widths[max(spare, key=spare.get)] -= 1
+            over -= 1
+        if over <= 0:
+            break
+    return _lines(table, columns, widths)
 
 
 def register(app: typer.Typer) -> None:
