@@ -76,6 +76,7 @@ class LabelConfig:
     topk: int = 5
     merge: bool = True
     min_score: float = 0.0
+    threshold: float | None = None  # multi-label models: None = the model's own, else 0.5
     smooth: float | None = None  # None = the model's own setting (config.json "smooth", else 0)
     batch_size: int = 0  # 0 = by device (AUTO_BATCH)
     device: str = "auto"
@@ -123,6 +124,8 @@ class LabelConfig:
             raise UsageError("--workers must be 0 (one per core) or more")
         if not 0.0 <= self.min_score <= 1.0:
             raise UsageError("--min-score must be between 0 and 1")
+        if self.threshold is not None and not (math.isfinite(self.threshold) and 0.0 < self.threshold < 1.0):
+            raise UsageError(f"--threshold must be between 0 and 1, not {self.threshold:g}")
         if self.smooth is not None and not (math.isfinite(self.smooth) and self.smooth >= 0):
             raise UsageError(f"--smooth must be 0 (each window's own top-1) or a positive number of nats, "
                              f"not {self.smooth:g}")
@@ -226,6 +229,20 @@ def resolve_runtime(cfg: LabelConfig, cluster_gpus: int | None = None) -> Runtim
     return Runtime(devices, dtype, batch)
 
 
+DEFAULT_THRESHOLD = 0.5
+
+
+def effective_threshold(cfg: LabelConfig, model) -> float | None:
+    """A multi-label model's threshold: --threshold, else the model's own, else 0.5; None for a
+    single-label model (its rows have no ``labels``)."""
+    if not getattr(model.config, "multi_label", False):
+        return None
+    for value in (cfg.threshold, getattr(model.config, "threshold", None)):
+        if value is not None:
+            return float(value)
+    return DEFAULT_THRESHOLD
+
+
 def effective_smooth(cfg: LabelConfig, model) -> float:
     """--smooth, else the model's own setting (config.json ``smooth``), else 0."""
     return float(cfg.smooth) if cfg.smooth is not None else float(getattr(model.config, "smooth", 0.0))
@@ -245,4 +262,10 @@ def fingerprint(cfg: LabelConfig, model, precision_class: str) -> dict:
         "topk": cfg.topk, "merge": cfg.merge, "min_score": cfg.min_score, "smooth": effective_smooth(cfg, model),
         "views": cfg.views,
         "decoder": cfg.decoder,
+        # what reads another part of the video or scores it otherwise: only where it is not the
+        # default, so a run of the earlier models keeps its fingerprint (and resumes)
+        **({"sampling": c.sampling} if getattr(c, "sampling", "dense") != "dense" else {}),
+        **({"resize": c.resize} if getattr(c, "resize", "short_side") != "short_side" else {}),
+        **({"multi_label": True, "threshold": effective_threshold(cfg, model)}
+           if getattr(c, "multi_label", False) else {}),
     }

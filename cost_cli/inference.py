@@ -29,6 +29,8 @@ class Predictor:
         self.views = views and not features
         self.features = features
         self.mean, self.std = model.config.mean, model.config.std
+        # a multi-label model scores every class on its own (sigmoid); the others' scores sum to 1
+        self.multi_label = bool(getattr(model.config, "multi_label", False))
         self.channels_last = channels_last and device.type in ("cpu", "cuda")
         self.model = prepare_for_inference(model, device, fold=fold, channels_last=self.channels_last)
         # the predictor's own copy of the network: the recorder's hooks live and die with it
@@ -81,7 +83,8 @@ class Predictor:
             if self.features:  # (B*crops, dims): the mean over crops
                 probs = out.float().view(-1, crops, out.shape[1]).mean(1)[:b]
             else:
-                probs = torch.softmax(out.float(), dim=1).view(-1, crops, out.shape[1]).mean(1)[:b]
+                scores = torch.sigmoid(out.float()) if self.multi_label else torch.softmax(out.float(), dim=1)
+                probs = scores.view(-1, crops, out.shape[1]).mean(1)[:b]
             shares = self._view_shares(crops) if self.views else None
             if shares is not None:
                 shares = shares[:b]

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import console
-from .config import LabelConfig, effective_smooth, fingerprint, output_kind, parse_shard, resolve_runtime
+from .config import (LabelConfig, effective_smooth, effective_threshold, fingerprint, output_kind, parse_shard,
+                     resolve_runtime)
 from .engines import VideoJob, VideoResult
 from .environment import gc_paused
 from .errors import EXIT_FAILED, EXIT_OK, ConfigError, OutputError, UsageError, raise_if_signalled
@@ -81,7 +82,7 @@ def _label(cfg: LabelConfig, videos: list[Found], problems: list[Problem], sessi
     _check_model(cfg, model)
     _synthetic_notice(model)
     fp = fingerprint(cfg, model, runtime.precision_class)
-    fmt = row_format(cfg.fmt, cfg.views) if cfg.fmt != "json" else None
+    fmt = row_format(cfg.fmt, cfg.views, model.config.multi_label) if cfg.fmt != "json" else None
     sink = open_stream(cfg.out) if cfg.streamed else None
     journal = None if sink is not None else Journal(cfg.out, cfg.fmt, fp, fmt.header() if fmt else "",
                                                     cfg.overwrite)
@@ -165,6 +166,10 @@ def _check_model(cfg: LabelConfig, model) -> None:
         raise ConfigError(f"--views: {model.config.name or model.source} ({model.arch.name}) has no CoST "
                           "layers, so there are no view shares to report",
                           hint="leave out --views, or use a CoST model (`cost models`)")
+    if cfg.threshold is not None and not model.config.multi_label:
+        raise ConfigError(f"--threshold: {model.config.name or model.source} is single-label (its scores are a "
+                          "softmax over its classes, one label per segment)",
+                          hint="leave out --threshold; it sets which classes a multi-label model lists")
 
 
 # what gets a real action model, named when a run uses one trained on generated data
@@ -248,6 +253,7 @@ class _Output:
 
     def __post_init__(self) -> None:
         self.smooth = effective_smooth(self.cfg, self.model)
+        self.threshold = effective_threshold(self.cfg, self.model)
         self.errors_f = None
         path = self.cfg.errors_file
         if path:
@@ -327,7 +333,7 @@ class _Output:
         shares = None if not cfg.views or r.shares is None else np.nan_to_num(r.shares, nan=0.0)
         segs = make_segments(r.probs, d["bounds"], d["timestamps"], d["duration"], self.model.labels,
                              topk=cfg.topk, merge=cfg.merge, min_score=cfg.min_score, views=shares,
-                             smooth=self.smooth)
+                             smooth=self.smooth, threshold=self.threshold)
         self.summary.labeled += 1
         self.summary.segments += len(segs)
         self.summary.video_seconds += d["duration"]

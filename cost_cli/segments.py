@@ -22,6 +22,7 @@ class Segment:
     topk: list[tuple[str, float]]
     windows: int = 1
     views: dict[str, float] | None = None
+    labels: list[str] | None = None  # multi-label models: every class at or above the threshold
     extra: dict = field(default_factory=dict)
 
 
@@ -75,7 +76,8 @@ def smooth_labels(probs: np.ndarray, penalty: float) -> np.ndarray:
 
 def make_segments(probs: np.ndarray, bounds: list[int], timestamps: np.ndarray, duration: float,
                   labels: list[str], topk: int = 5, merge: bool = True, min_score: float = 0.0,
-                  views: np.ndarray | None = None, smooth: float = 0.0) -> list[Segment]:
+                  views: np.ndarray | None = None, smooth: float = 0.0,
+                  threshold: float | None = None) -> list[Segment]:
     """Build segments from per-window probabilities (n_windows, n_classes).
 
     Each window's label is its top-1, or with ``smooth`` > 0 the label :func:`smooth_labels`
@@ -84,6 +86,10 @@ def make_segments(probs: np.ndarray, bounds: list[int], timestamps: np.ndarray, 
     from the mean probabilities. A window whose probability of its label is below ``min_score``
     is marked: its label becomes ``unknown`` (it still fills its slice, so rows keep tiling the
     video). ``views`` (n_windows, 3), when given, is averaged the same way.
+
+    ``threshold`` (multi-label models, whose scores are independent per class): each segment
+    also lists ``labels``, every class whose mean score over its windows is at or above it,
+    highest first; segments still merge while the top label stays the same.
     """
     n = probs.shape[0]
     if len(bounds) != n + 1:
@@ -107,6 +113,9 @@ def make_segments(probs: np.ndarray, bounds: list[int], timestamps: np.ndarray, 
             score = float(mean[chosen[a]])
         seg = Segment(times[a], times[b], bounds[a], bounds[b], label, score,
                       topk_of(mean, labels, topk), b - a)
+        if threshold is not None:
+            present = [i for i in np.argsort(-mean, kind="stable") if mean[i] >= threshold]
+            seg.labels = [labels[i] for i in present]
         if views is not None:
             v = views[a:b].mean(axis=0)
             seg.views = {"hw": float(v[0]), "tw": float(v[1]), "th": float(v[2])}

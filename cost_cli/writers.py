@@ -24,6 +24,7 @@ from .segments import Segment
 SCHEMA_VERSION = 1
 FORMATS = ("csv", "jsonl", "json")
 COLUMNS = ["video", "start", "end", "start_frame", "end_frame", "label", "score", "topk"]
+LABELS_COLUMN = "labels"  # multi-label models: the classes at or above the threshold, ``a;b``
 VIEW_COLUMNS = ["hw", "tw", "th"]
 
 
@@ -92,8 +93,9 @@ class RowFormat:
 
     name = ""
 
-    def __init__(self, views: bool = False) -> None:
+    def __init__(self, views: bool = False, multi_label: bool = False) -> None:
         self.views = views
+        self.multi_label = multi_label
 
     def header(self) -> str:
         return ""
@@ -106,7 +108,7 @@ class CsvFormat(RowFormat):
     name = "csv"
 
     def columns(self) -> list[str]:
-        return COLUMNS + (VIEW_COLUMNS if self.views else [])
+        return COLUMNS + ([LABELS_COLUMN] if self.multi_label else []) + (VIEW_COLUMNS if self.views else [])
 
     def header(self) -> str:
         return csv_line(self.columns())
@@ -116,6 +118,8 @@ class CsvFormat(RowFormat):
         for s in segments:
             row = [video, f"{s.start:.3f}", f"{s.end:.3f}", s.start_frame, s.end_frame, s.label,
                    f"{s.score:.4f}", topk_field(s.topk)]
+            if self.multi_label:
+                row.append(";".join(_escape_label(lab) for lab in s.labels or []))
             if self.views:
                 row += [f"{s.views[k]:.4f}" for k in VIEW_COLUMNS]
             out.append(csv_line(row))
@@ -126,6 +130,8 @@ def segment_dict(s: Segment, views: bool) -> dict:
     d = {"start": r3(s.start), "end": r3(s.end), "start_frame": s.start_frame, "end_frame": s.end_frame,
          "label": s.label, "score": r4(s.score),
          "topk": [{"label": lab, "score": r4(sc)} for lab, sc in s.topk]}
+    if s.labels is not None:
+        d["labels"] = list(s.labels)
     if views:
         d["views"] = {k: r4(v) for k, v in (s.views or {}).items()}
     return d
@@ -289,8 +295,9 @@ def run_documents(fingerprint: dict, model: dict | None = None) -> tuple[dict, d
     return settings, doc
 
 
-def row_format(name: str, views: bool = False) -> RowFormat:
-    return {"csv": CsvFormat, "jsonl": JsonlFormat}[name](views)
+def row_format(name: str, views: bool = False, multi_label: bool = False) -> RowFormat:
+    """The line format ``name``; ``multi_label``: CSV rows gain the ``labels`` column."""
+    return {"csv": CsvFormat, "jsonl": JsonlFormat}[name](views, multi_label)
 
 
 class Stream:

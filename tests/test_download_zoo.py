@@ -259,3 +259,37 @@ def test_models_on_a_terminal_fits_its_width(run):
         r["origin"] = r["url"] or (f"hf://{r['hub_repo']}" if r["hub_repo"] else None)
     for width in range(70, 260, 10):
         assert max(map(len, table_lines(rows, width))) <= max(width, 78)  # names, classes, status: never cut
+
+
+def test_label_with_the_multi_label_model(run, server, files, tmp_path, video):
+    """tsn-r101-mmit downloaded and run: sigmoid scores (independent, not summing to 1), a
+    `labels` column of every class at or above --threshold (default 0.5), the label and segment
+    rules as for any model, and `cost eval` reads the file; --threshold on a single-label model
+    is refused."""
+    import csv
+
+    data = file_of(files, "tsn-r101-mmit")
+    serve(server, "tsn-r101-mmit", data)
+    env = {"COST_REGISTRY": str(own_registry(tmp_path, {"tsn-r101-mmit": data}, short_side=128, crop_size=112))}
+    r = run("label", video, "--model", "tsn-r101-mmit", "-f", "jsonl", "-q", "--topk", "313", env=env)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    vocab = names("mmit")
+    for row in rows:
+        scores = {t["label"]: t["score"] for t in row["topk"]}
+        assert len(scores) == 313 and set(scores) == vocab
+        assert sum(scores.values()) > 2 and all(0 <= s <= 1 for s in scores.values())  # sigmoids, not a softmax
+        assert row["labels"] == [lab for lab, s in sorted(scores.items(), key=lambda kv: -kv[1]) if s >= 0.5]
+        assert row["label"] == row["topk"][0]["label"] and row["score"] == row["topk"][0]["score"]
+    middle = sorted({t["score"] for t in rows[0]["topk"]})[-3]  # a threshold that keeps the top two or so
+    r = run("label", video, "--model", "tsn-r101-mmit", "-q", "--threshold", f"{middle - 1e-6:.6f}",
+            "-o", tmp_path / "m.csv", env=env)
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "m.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert list(table[0]) == ["video", "start", "end", "start_frame", "end_frame", "label", "score", "topk", "labels"]
+    assert len(table[0]["labels"].split(";")) >= 3 and table[0]["labels"].split(";")[0] == table[0]["label"]
+    r = run("eval", tmp_path / "m.csv", tmp_path / "m.csv", env=env)
+    assert r.returncode == 0, r.stderr
+    one_error(run("label", video, "--model", "motion-tiny", "--threshold", "0.5", env=env), 2, "single-label")
+    one_error(run("label", video, "--threshold", "1.5", env=env), 2, "--threshold must be between 0 and 1")

@@ -110,3 +110,36 @@ def test_views_are_averaged():
     views = np.array([[0.5, 0.25, 0.25], [0.7, 0.2, 0.1]], dtype=np.float32)
     segs = make_segments(probs, [0, 1, 2], np.arange(2.0), 2.0, ["a", "b", "c"], views=views)
     assert segs[0].views == pytest.approx({"hw": 0.6, "tw": 0.225, "th": 0.175})
+
+
+def test_multi_label_segments_list_every_class_at_or_above_the_threshold():
+    """Independent scores (a multi-label model): a segment lists every class whose mean score
+    reaches the threshold, highest first; segments merge while the top label stays."""
+    labels = ["crafting", "paddling", "raining", "singing"]
+    probs = np.array([[0.9, 0.2, 0.7, 0.1],
+                      [0.8, 0.6, 0.5, 0.1],   # still "crafting" on top: merged with the first
+                      [0.1, 0.3, 0.95, 0.5]], dtype=np.float32)
+    segs = make_segments(probs, [0, 10, 20, 30], np.arange(30) / 10, 3.0, labels, topk=4, threshold=0.5)
+    assert [s.label for s in segs] == ["crafting", "raining"] and segs[0].windows == 2
+    assert segs[0].labels == ["crafting", "raining"]  # means 0.85, 0.6 (paddling 0.4 is out)
+    assert segs[1].labels == ["raining", "singing"]  # 0.5 is at the threshold: in
+    assert make_segments(probs, [0, 10, 20, 30], np.arange(30) / 10, 3.0, labels, threshold=0.9)[1].labels == ["raining"]
+    assert all(s.labels is None for s in make_segments(probs, [0, 10, 20, 30], np.arange(30) / 10, 3.0, labels))
+
+
+def test_the_labels_column_of_each_format():
+    import json
+
+    from cost_cli.segments import Segment
+    from cost_cli.writers import row_format, segment_dict
+
+    seg = Segment(0.0, 1.5, 0, 15, "crafting", 0.85, [("crafting", 0.85), ("a;b", 0.6)], labels=["crafting", "a;b"])
+    csv = row_format("csv", multi_label=True)
+    assert csv.header() == "video,start,end,start_frame,end_frame,label,score,topk,labels\n"
+    assert csv.rows("v.mp4", [seg]) == "v.mp4,0.000,1.500,0,15,crafting,0.8500,crafting:0.8500;a\\;b:0.6000,crafting;a\\;b\n"
+    assert json.loads(row_format("jsonl", multi_label=True).rows("v.mp4", [seg]))["labels"] == ["crafting", "a;b"]
+    assert segment_dict(seg, False)["labels"] == ["crafting", "a;b"]
+    # a single-label model's rows are as they were
+    single = Segment(0.0, 1.5, 0, 15, "walking", 0.85, [("walking", 0.85)])
+    assert row_format("csv").header() == "video,start,end,start_frame,end_frame,label,score,topk\n"
+    assert "labels" not in segment_dict(single, False)

@@ -28,6 +28,10 @@ def label(
     min_score: Annotated[float, typer.Option("--min-score",
                          help="Windows whose score for their label is below this are labeled 'unknown' "
                               "(rows still tile the video).")] = 0.0,
+    threshold: Annotated[Optional[float], typer.Option("--threshold",
+                         help="Multi-label models (tsn-r101-mmit): the score from which a class is listed in "
+                              "a segment's labels. Default: the model's own, else 0.5.",
+                         show_default=False)] = None,
     smooth: Annotated[Optional[float], typer.Option("--smooth",
                       help="Temporal smoothing: each change of label between consecutive windows costs "
                            "this many nats, and each video's labels are decoded together (Viterbi). "
@@ -81,7 +85,7 @@ def label(
             raise UsageError("no inputs: give files, folders, globs, or - to read paths from stdin")
     cfg = LabelConfig(
         inputs=tuple(paths), model=model, out=out, fmt=infer_format(fmt, out), stride=parse_stride(stride),
-        crops=crops, topk=topk, merge=not no_merge, min_score=min_score, smooth=smooth,
+        crops=crops, topk=topk, merge=not no_merge, min_score=min_score, threshold=threshold, smooth=smooth,
         batch_size=batch_size,
         device=device, precision=precision, workers=workers, decoder=decoder,
         decode_timeout=decode_timeout, overwrite=overwrite, retry_failed=retry_failed,
