@@ -203,6 +203,36 @@ def _sequence(motions: list[str], seed: int) -> tuple[np.ndarray, list[tuple[int
     return np.concatenate(clips), bounds
 
 
+def test_a_model_never_mirrored_stays_so(tiny_model_dir, data, tmp_path, monkeypatch):
+    """--init whose config says flip false: no training view is mirrored (the same model with
+    flip true mirrors some), --flip always is refused, and the written model says flip false."""
+    import shutil
+
+    from cost_cli.training import datasets
+
+    m = tmp_path / "noflip"
+    shutil.copytree(tiny_model_dir, m)
+    config = json.loads((m / "config.json").read_text())
+    (m / "config.json").write_text(json.dumps(dict(config, flip=False)))
+    r = cost("train", data, "--init", m, "--out", tmp_path / "a", *ARGS, "--flip", "always")
+    assert r.returncode == 2 and "--flip always" in r.stderr and "never mirrored" in r.stderr, r.stderr
+    seen: list[bool] = []
+    real = datasets.augment
+
+    def spy(frames, spec, rng, flip, scale_max):
+        seen.append(flip)
+        return real(frames, spec, rng, flip, scale_max)
+
+    monkeypatch.setattr(datasets, "augment", spy)
+    for init, out in ((tiny_model_dir, tmp_path / "b"), (m, tmp_path / "c")):
+        seen.clear()
+        r = cost("train", data, "--init", init, "--out", out, *ARGS)
+        assert r.returncode == 0, r.stderr
+        assert len(seen) == 48  # 24 training clips x 2 views
+        assert any(seen) == (init == tiny_model_dir)
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["flip"] is False
+
+
 @pytest.mark.parametrize("case", ["empty class", "unreadable clip", "one class", "clip shorter than a window",
                                   "segment shorter than a window", "full fine-tune, clip shorter than a window"])
 def test_bad_data_is_one_line_exit_2_and_nothing_written(tmp_path, case):

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .. import console
-from ..errors import DataError, raise_if_signalled
+from ..errors import DataError, UsageError, raise_if_signalled
 from .config import _TRAIN, _VAL, FEATURE_CACHE, InputSpec, TrainConfig, TrainResult
 from .data import _Item, check_lengths, scan_csv, scan_folder, split_items
 from .datasets import VideoClips, _default_workers, _worker_init
@@ -65,8 +65,12 @@ def train_head(cfg: TrainConfig) -> TrainResult:
     model = load_any_model(cfg.init, device="cpu")
     times["load"] = time.monotonic() - t
     sc = model.config
+    if not sc.flip and cfg.flip == "always":
+        raise UsageError(f"--flip always: {cfg.init} is never mirrored (its classes tell left from right)",
+                         hint="leave out --flip")
     spec = InputSpec(cfg.clip_len or sc.clip_len, cfg.frame_interval or sc.frame_interval,
-                     cfg.short_side or sc.short_side, cfg.crop_size or sc.crop_size, tuple(sc.mean), tuple(sc.std))
+                     cfg.short_side or sc.short_side, cfg.crop_size or sc.crop_size, tuple(sc.mean), tuple(sc.std),
+                     flip=sc.flip)
     check_lengths(items, spec.clip_len, spec.frame_interval)
     train_items, val_items = split_items(items, len(labels), cfg.val_fraction, cfg.seed)
     if not train_items:
@@ -158,7 +162,8 @@ class _Extractor:
         from .augment import flip_allowed
 
         self.cfg, self.spec, self.labels, self.cache = cfg, spec, labels, cache
-        self.flips = flip_allowed(labels, cfg.flip)
+        # a model whose classes tell left from right (spec.flip False) is never mirrored
+        self.flips = flip_allowed(labels, cfg.flip) if spec.flip else [False] * len(labels)
         self.dims = int(model.cls_head.fc_cls.in_features)
         self.batch = CPU_BATCH if device.type == "cpu" else AUTO_BATCH.get(device.type, 8)
         self.predictor = Predictor(model, device, dtype, self.batch, features=True)
