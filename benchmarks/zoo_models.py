@@ -1,10 +1,12 @@
-"""The MMAction2 1.x Kinetics-400 networks (C2D-R50, I3D-R50, SlowOnly-R50/R101): GFLOP per
+"""The MMAction2 1.x Kinetics-400 networks (C2D-R50, I3D-R50, SlowOnly-R50/R101) and, with
+--new, the later ones (TSN, TSM, SlowOnly-K700, SlowFast, MIT CSAIL's 3-D ResNet): GFLOP per
 clip, model-only CPU clips/s, and how far the logits of the CoST starts carried from them move.
 Prints; never fails a build.
 
     python benchmarks/zoo_models.py                # speed (fp32, batch 1 and 4) and transfers
     python benchmarks/zoo_models.py --speed        # speed only
     python benchmarks/zoo_models.py --transfers    # transfers only
+    python benchmarks/zoo_models.py --new          # speed of TSN, TSM, SlowOnly-K700, SlowFast, MIT's R3D
     python benchmarks/zoo_models.py --quick        # fewer repetitions and clips (a smoke run)
 
 Speed: the network as the labeler runs it (batch norms folded, channels_last, inference mode),
@@ -45,21 +47,29 @@ from cost_cli.model.transfer import transfer_state  # noqa: E402
 from zoo_reference import random_zoo_state, realistic_clips  # noqa: E402
 
 SPEED_NETS = ["c2d-r50", "i3d-r50", "slowonly-r50", "slowonly-r101", "costa-r50-c2dstem", "c2d-r50-cost"]
+# the networks of the Moments in Time, Something-Something, Kinetics-700 and SlowFast entries
+# (--new); slowonly-r50 with 700 classes is SlowOnly-R50-K700
+NEW_NETS = ["tsn-r50", "costa-r50-tsn", "tsn-r101", "tsm-r50", "slowonly-r50", "slowfast-r50", "slowfast-r101",
+            "r3d-r50"]
+CLASSES = {"tsn-r50": 339, "costa-r50-tsn": 339, "tsn-r101": 313, "tsm-r50": 174, "slowonly-r50": 700,
+           "r3d-r50": 339}
+PIPELINE_OF = {"costa-r50-tsn": "tsn-r50"}  # a carried network reads its source's clips
 TRANSFERS = [("c2d-r50", "costa-r50"), ("c2d-r50", "costb-r50"), ("i3d-r50", "costa-r50"),
              ("i3d-r50", "costb-r50"), ("slowonly-r50", "costa-r50"), ("slowonly-r50", "costb-r50"),
              ("slowonly-r101", "costa-r101")]
 
 
-def speed(rounds: int) -> None:
+def speed(rounds: int, names: list[str], classes: dict[str, int] | None = None) -> None:
     """Clips/s of every network at batch 1 and 4. The networks take turns, round after round,
     and each figure is the median over the rounds: on a shared machine a network measured
     alone in a busy minute would look several times slower than its neighbour."""
+    classes = classes or {}
     print(f"\n## model-only, CPU fp32, {torch.get_num_threads()} threads (folded, channels_last), "
           f"median of {rounds} interleaved rounds")
     nets, inputs, times = {}, {}, {}
-    for net in SPEED_NETS:
-        pipe = default_pipeline(net)
-        nets[net] = prepare_for_inference(build_network(net, 400).eval(), torch.device("cpu"))
+    for net in names:
+        pipe = default_pipeline(PIPELINE_OF.get(net, net))
+        nets[net] = prepare_for_inference(build_network(net, classes.get(net, 400)).eval(), torch.device("cpu"))
         for b in (1, 4):
             x = torch.randn(b, 3, pipe["clip_len"], pipe["crop_size"], pipe["crop_size"])
             inputs[net, b] = x.contiguous(memory_format=torch.channels_last_3d)
@@ -73,9 +83,9 @@ def speed(rounds: int) -> None:
                 nets[key[0]](x)
                 times[key].append(time.perf_counter() - t)
     print(f"{'network':<20} {'clip':>7} {'GFLOP/clip':>11} {'clips/s b1':>11} {'clips/s b4':>11}")
-    for net in SPEED_NETS:
-        pipe = default_pipeline(net)
-        g = clip_gflops(net, 400, nets[net].frames, pipe["clip_len"], pipe["crop_size"])
+    for net in names:
+        pipe = default_pipeline(PIPELINE_OF.get(net, net))
+        g = clip_gflops(net, classes.get(net, 400), nets[net].frames, pipe["clip_len"], pipe["crop_size"])
         b1, b4 = (b / statistics.median(times[net, b]) for b in (1, 4))
         print(f"{net:<20} {pipe['clip_len']:>3}x{pipe['crop_size']:<3} {g:>11.1f} {b1:>11.2f} {b4:>11.2f}", flush=True)
 
@@ -154,6 +164,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--speed", action="store_true", help="speed figures only")
     ap.add_argument("--transfers", action="store_true", help="transfer figures only")
+    ap.add_argument("--new", action="store_true", help="speed of the networks of the later entries (TSN, TSM, "
+                    "SlowOnly-K700, SlowFast, MIT's 3-D ResNet) instead of the Kinetics-400 four")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and clips")
     ap.add_argument("--size", type=int, default=112, help="frame size of the transfer clips")
     args = ap.parse_args()
@@ -161,8 +173,11 @@ def main() -> None:
     print(f"# zoo networks: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__}, load average {os.getloadavg()[0]:.1f}, "
           f"command: python benchmarks/zoo_models.py {' '.join(sys.argv[1:])}")
+    if args.new:
+        speed(rounds=2 if args.quick else 5, names=NEW_NETS, classes=CLASSES)
+        return
     if both or args.speed:
-        speed(rounds=2 if args.quick else 5)
+        speed(rounds=2 if args.quick else 5, names=SPEED_NETS)
     if both or args.transfers:
         transfers(args.size if not args.quick else 64, n_calib=4 if args.quick else 8,
                   n_eval=4 if args.quick else 16)
