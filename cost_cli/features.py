@@ -317,6 +317,10 @@ class _FeatureOutput(_Output):
     """The label run's bookkeeping (failures, --errors, what to do, commit order), committing
     arrays and manifest lines instead of rows."""
 
+    DONE = "done (their features written)"
+    CHANGED = ("changed since its features were written; kept the old file (use --overwrite to compute "
+               "everything again)")
+
     def setup(self, cfg: FeaturesConfig, fp: dict) -> None:
         self.folder = Path(cfg.out_dir)
         self.dtype = np.dtype(cfg.dtype)

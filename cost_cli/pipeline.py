@@ -251,6 +251,10 @@ class _Output:
     failed: list[dict] = field(default_factory=list)  # json: the document's failed list (stream)
     docs: list[dict] = field(default_factory=list)  # json: the document's videos (stream)
 
+    # what a finished video is called in messages, and what a changed one keeps
+    DONE = "labeled"
+    CHANGED = "changed since it was labeled; kept the old rows (use --overwrite to relabel everything)"
+
     def __post_init__(self) -> None:
         self.smooth = effective_smooth(self.cfg, self.model)
         self.threshold = effective_threshold(self.cfg, self.model)
@@ -285,8 +289,7 @@ class _Output:
             if rec is not None and rec.status == "done":
                 self.summary.skipped += 1
                 if (found.size, found.mtime) != (rec.size, rec.mtime) and found.size is not None:
-                    console.warn(f"{found.path}: changed since it was labeled; kept the old rows "
-                                 "(use --overwrite to relabel everything)")
+                    console.warn(f"{found.path}: {self.CHANGED}")
                 continue
             if rec is not None and rec.status == "failed" and not self.cfg.retry_failed:
                 self.fail(found.path, rec.reason, rec.error_class, previous=True)
@@ -296,7 +299,7 @@ class _Output:
             # nothing at all when nothing can be labeled (a missing input): no lone header
             self.sink.write(self.fmt.header())
         if self.summary.skipped:
-            console.info(f"resuming {self.cfg.out}: {self.summary.skipped} video(s) already labeled")
+            console.info(f"resuming {self.cfg.out}: {self.summary.skipped} video(s) already {self.DONE}")
         if self.summary.failed > len(problems):
             console.warn(f"{self.summary.failed - len(problems)} video(s) failed in an earlier run and are "
                          "skipped (--retry-failed tries them again)")

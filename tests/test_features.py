@@ -190,6 +190,20 @@ def test_a_killed_run_resumes_to_the_uninterrupted_files(videos, tiny_model_dir,
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir())
 
 
+def test_a_rerun_says_what_it_kept_in_its_own_words(videos, tiny_model_dir, reference, tmp_path):
+    """Resuming a features folder says the videos' features are written (not 'labeled')."""
+    import shutil
+
+    out = tmp_path / "feats"
+    shutil.copytree(reference, out)
+    r = cost("features", videos, "--model", tiny_model_dir, "--out", out, "--batch-size", "2", "--workers", "1")
+    assert r.returncode == 0, r.stderr.decode()
+    n = len(manifest(reference))
+    said = f"resuming {out / 'manifest.jsonl'}: {n} video(s) already done (their features written)"
+    assert said.encode() in r.stderr, r.stderr
+    assert b"labeled" not in r.stderr and b"rows" not in r.stderr
+
+
 def test_shards_write_one_folder_and_merge_into_the_whole(videos, tiny_model_dir, reference, tmp_path):
     out = tmp_path / "feats"
     for i in (1, 2):

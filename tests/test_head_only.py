@@ -226,11 +226,75 @@ def test_a_model_never_mirrored_stays_so(tiny_model_dir, data, tmp_path, monkeyp
     monkeypatch.setattr(datasets, "augment", spy)
     for init, out in ((tiny_model_dir, tmp_path / "b"), (m, tmp_path / "c")):
         seen.clear()
-        r = cost("train", data, "--init", init, "--out", out, *ARGS)
-        assert r.returncode == 0, r.stderr
+        # through the library (the spy sees it whether or not commands run in processes of their own)
+        training.train(TrainConfig(out=str(out), data=str(data), init=str(init), head_only=True, views=2,
+                                   val_fraction=0.25, device="cpu", workers=0))
         assert len(seen) == 48  # 24 training clips x 2 views
         assert any(seen) == (init == tiny_model_dir)
     assert json.loads((tmp_path / "c" / "config.json").read_text())["flip"] is False
+
+
+@pytest.mark.parametrize("head_only", [True, False], ids=["head-only", "full"])
+def test_a_model_read_in_segments_and_squashed_is_trained_so(tiny_model_dir, data, tmp_path, monkeypatch, head_only):
+    """--init whose pipeline is TSN's (segments) and the MIT 3-D ResNet's (squash): training
+    clips are read in segments (a random frame of each; the middle ones for validation) and
+    squashed whole (no crop cuts off an edge), and the written model keeps both settings."""
+    import shutil
+
+    from cost_cli import decode
+    from cost_cli.training import datasets
+
+    m = tmp_path / "tsnlike"
+    shutil.copytree(tiny_model_dir, m)
+    config = json.loads((m / "config.json").read_text())
+    (m / "config.json").write_text(json.dumps(dict(config, sampling="segments", resize="squash")))
+    reads: list[list[int]] = []
+    specs = []
+    real_read, real_augment = decode.read_frames, datasets.augment
+
+    def read_spy(path, indices, *a, **kw):
+        reads.append(list(indices))
+        return real_read(path, indices, *a, **kw)
+
+    def augment_spy(frames, spec, rng, flip, scale_max):
+        specs.append((spec.sampling, spec.resize))
+        out = real_augment(frames, spec, rng, flip, scale_max)
+        assert out.shape == (len(frames), spec.crop_size, spec.crop_size, 3)
+        return out
+
+    monkeypatch.setattr(decode, "read_frames", read_spy)
+    monkeypatch.setattr(datasets, "augment", augment_spy)
+    out = tmp_path / "out"
+    more = dict(views=2) if head_only else dict(epochs=1)
+    training.train(TrainConfig(out=str(out), data=str(data), init=str(m), head_only=head_only, val_fraction=0.25,
+                               device="cpu", workers=0, batch_size=8, **more))
+    written = json.loads((out / "config.json").read_text())
+    assert (written["sampling"], written["resize"]) == ("segments", "squash")
+    assert specs and set(specs) == {("segments", "squash")}
+    # the clips are 24 frames, a window 8 x 2 = 16: each read takes one frame of each 2-frame
+    # segment of a 16-frame span; validation reads the middle (odd) frames, training any
+    span_reads = [r for r in reads if len(r) == 8]
+    assert span_reads and all(all(0 <= b - a <= 3 for a, b in zip(r, r[1:])) and r[-1] - r[0] <= 15
+                              for r in span_reads), span_reads
+    assert any(any(i % 2 == 0 for i in r) for r in span_reads)  # a random frame, not always the middle
+
+
+def test_squash_keeps_the_whole_frame():
+    """Training and labeling transforms of a squashed model keep both edges of a wide frame
+    (a centre crop would cut them off)."""
+    from cost_cli.training.augment import augment, eval_transform
+    from cost_cli.training.config import InputSpec
+
+    frames = np.zeros((2, 60, 180, 3), np.uint8)
+    frames[:, :, :10] = 255  # a white band at the left edge
+    frames[:, :, -10:, 1] = 255  # a green one at the right
+    squash = InputSpec(2, 1, 64, 56, (0.0,) * 3, (1.0,) * 3, resize="squash")
+    crop = InputSpec(2, 1, 64, 56, (0.0,) * 3, (1.0,) * 3)
+    for out in (eval_transform(frames, squash), augment(frames, squash, np.random.default_rng(0), False, 1.0)):
+        assert out.shape == (2, 56, 56, 3)
+        assert out[:, :, 0].min() > 200 and out[:, :, -1, 1].min() > 200 and out[:, :, -1, 0].max() < 50
+    centre = eval_transform(frames, crop)
+    assert centre[:, :, 0].max() == 0  # the centre crop loses the band
 
 
 @pytest.mark.parametrize("case", ["empty class", "unreadable clip", "one class", "clip shorter than a window",

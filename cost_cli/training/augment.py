@@ -36,6 +36,8 @@ def augment(frames: np.ndarray, spec: InputSpec, rng: np.random.Generator, flip:
     from ..transforms import short_side_size
 
     t, h, w, _ = frames.shape
+    if spec.resize == "squash":
+        return _squash_augment(frames, spec, rng, flip, scale_max)
     target = int(rng.integers(spec.short_side, max(spec.short_side, int(round(spec.short_side * scale_max))) + 1))
     nh, nw = short_side_size(h, w, target)
     c = spec.crop_size
@@ -51,8 +53,24 @@ def augment(frames: np.ndarray, spec: InputSpec, rng: np.random.Generator, flip:
     return out
 
 
+def _squash_augment(frames: np.ndarray, spec: InputSpec, rng: np.random.Generator, flip: bool,
+                    scale_max: float) -> np.ndarray:
+    """The training transform of a model whose frames are squashed to the crop (``resize``
+    "squash", as MIT's 3-D ResNet): a random box of 1/scale_max to all of each side, squashed."""
+    t, h, w, _ = frames.shape
+    c = spec.crop_size
+    lo = 1.0 / max(1.0, scale_max)
+    bh, bw = (max(1, int(round(side * rng.uniform(lo, 1.0)))) for side in (h, w))
+    y, x = int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1))
+    out = np.empty((t, c, c, 3), np.uint8)
+    for i in range(t):
+        patch = cv2.resize(frames[i][y:y + bh, x:x + bw], (c, c), interpolation=cv2.INTER_LINEAR)
+        out[i] = patch[:, ::-1] if flip and spec.flip else patch
+    return out
+
+
 def eval_transform(frames: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """The labeling pipeline: resize the short side, centre crop."""
+    """The labeling pipeline: resize the short side and centre crop, or squash (``spec.resize``)."""
     from ..transforms import prepare_frame
 
-    return np.stack([prepare_frame(f, spec.short_side, spec.crop_size, 1)[0] for f in frames])
+    return np.stack([prepare_frame(f, spec.short_side, spec.crop_size, 1, spec.resize)[0] for f in frames])

@@ -63,7 +63,17 @@ class VideoClips(ClipDataset):
             off = int(rng.integers(0, length - span + 1)) if self.train else (length - span) // 2
         else:
             off = 0
-        idx = [it.start + (off + i * self.spec.frame_interval) % length for i in range(self.spec.clip_len)]
+        if self.spec.sampling == "segments":
+            # TSN's sampling: clip_len equal segments of the window's span (of the clip when it is
+            # shorter), a random frame of each in training, the middle one in validation (as labeling)
+            n, used = self.spec.clip_len, min(span, length - off)
+            if self.train:
+                idx = [it.start + off + min(used - 1, (i * used) // n + int(rng.integers(0, max(1, used // n))))
+                       for i in range(n)]
+            else:
+                idx = [it.start + off + (2 * i + 1) * used // (2 * n) for i in range(n)]
+        else:
+            idx = [it.start + (off + i * self.spec.frame_interval) % length for i in range(self.spec.clip_len)]
         try:
             frames, _ = read_frames(it.path, idx, self.decoder)
         except DecodeError as exc:
@@ -94,7 +104,7 @@ class SyntheticClips(ClipDataset):
         k = len(self.labels)
         y = index % k
         span, step = self.spec.span, self.spec.frame_interval
-        wide = self.variety == "wide"
+        wide = self.variety in ("wide", "broad")
         if self.train and wide:
             # even sizes: the MPEG-4 round trip of the wide variety needs them
             short = 2 * int(round(self.render_size * float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))) / 2)

@@ -70,7 +70,7 @@ def train_head(cfg: TrainConfig) -> TrainResult:
                          hint="leave out --flip")
     spec = InputSpec(cfg.clip_len or sc.clip_len, cfg.frame_interval or sc.frame_interval,
                      cfg.short_side or sc.short_side, cfg.crop_size or sc.crop_size, tuple(sc.mean), tuple(sc.std),
-                     flip=sc.flip)
+                     sampling=sc.sampling, resize=sc.resize, flip=sc.flip)
     check_lengths(items, spec.clip_len, spec.frame_interval)
     train_items, val_items = split_items(items, len(labels), cfg.val_fraction, cfg.seed)
     if not train_items:
@@ -171,6 +171,8 @@ class _Extractor:
                         "frames": model.config.frames, "input": [spec.clip_len, spec.frame_interval, spec.short_side,
                                                                  spec.crop_size, list(spec.mean), list(spec.std)],
                         "decoder": cfg.decoder, "precision": "fp32" if dtype == torch.float32 else "reduced"}
+        if (spec.sampling, spec.resize) != ("dense", "short_side"):  # (keys of other models stay as they were)
+            self.context["pipeline"] = [spec.sampling, spec.resize]
         self.computed = self.reused = 0
         _remove_temporaries(cache)
 

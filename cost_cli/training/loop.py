@@ -40,7 +40,7 @@ def _resolve_model(cfg: TrainConfig, labels: list[str]):
                              hint="leave out --flip")
         spec = InputSpec(cfg.clip_len or sc.clip_len, cfg.frame_interval or sc.frame_interval,
                          cfg.short_side or sc.short_side, cfg.crop_size or sc.crop_size,
-                         tuple(sc.mean), tuple(sc.std), flip=sc.flip)
+                         tuple(sc.mean), tuple(sc.std), sampling=sc.sampling, resize=sc.resize, flip=sc.flip)
         model = build_network(src.arch.name, len(labels), frames=src.frames)
         state = src.state_dict()
         if list(src.labels) == list(labels):
@@ -260,7 +260,7 @@ class _Run:
         mcfg = ModelConfig(
             arch=model.arch.name, num_classes=len(labels), frames=model.frames, clip_len=spec.clip_len,
             frame_interval=spec.frame_interval, short_side=spec.short_side, crop_size=spec.crop_size,
-            mean=spec.mean, std=spec.std, flip=spec.flip,
+            mean=spec.mean, std=spec.std, sampling=spec.sampling, resize=spec.resize, flip=spec.flip,
             dataset=f"{SYNTHETIC_DATASET} motion" if cfg.synthetic else Path(cfg.data).name,
             name=cfg.name or self.out.name,
             provenance={"trained_with": "cost train", "command": cfg.command,
