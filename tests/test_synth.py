@@ -292,3 +292,40 @@ def test_write_demo_wide_and_bad_variety(tmp_path):
         main(["demo", str(tmp_path / "d2"), "--count", "1", "--size", "48", "--segments", "2", "--seconds", "0.5",
               "--variety", "wide", "--layout", "classes"])
     assert e.value.code == 0 and (tmp_path / "d2" / "growing" / "clip_000.mp4").is_file()
+
+
+# the broad variety: the wide one plus patterned looks
+
+
+def test_broad_same_seed_same_pixels_and_patterned_looks():
+    for seed in range(4):
+        a = synth.render_clip("moving left", 16, np.random.default_rng(seed), 64, 48, variety="broad")
+        b = synth.render_clip("moving left", 16, np.random.default_rng(seed), 64, 48, variety="broad")
+        assert a.shape == (16, 48, 64, 3) and np.array_equal(a, b)
+    frames, segs = synth.render_sequence(np.random.default_rng(3), 2, 64, 64, segment_frames=(20, 30),
+                                         variety="broad", fps=25.0)
+    assert len(frames) == segs[-1].end and segs[0].label != segs[1].label
+
+
+def _fine_energy(image: np.ndarray) -> float:
+    """Mean absolute difference of neighbouring pixels: high for stripes, checks, grain."""
+    g = image.astype(np.float32).mean(-1)
+    return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
+
+
+def test_patterned_looks_are_fine_grained():
+    """patterned(): backgrounds and objects get stripes, checks, grids, dots, blotches or grain."""
+    from cost_cli.synth.looks import _PATTERNS, Pattern, draw_pattern, patterned
+
+    rng = np.random.default_rng(0)
+    for kind in set(_PATTERNS):
+        p = Pattern(kind, [np.float32([20, 20, 20]), np.float32([220, 220, 220])], 4.0, True)
+        img = draw_pattern(rng, p, 64, 64)
+        assert img.shape == (64, 64, 3) and img.min() >= 0 and img.max() <= 255
+        assert _fine_energy(img) > 10, kind  # a 4-px pattern of two far colours is busy everywhere
+    plain = [synth.random_look(np.random.default_rng(s), 96, 96, 25.0) for s in range(30)]
+    busy = [patterned(synth.random_look(np.random.default_rng(s), 96, 96, 25.0), np.random.default_rng(s))
+            for s in range(30)]
+    assert np.mean([_fine_energy(lk.background) for lk in busy]) > 1.5 * np.mean(
+        [_fine_energy(lk.background) for lk in plain])
+    assert all(lk.sprites[0].shape == plain[0].sprites[0].shape for lk in busy)

@@ -28,7 +28,9 @@ def train(
     render_size: Annotated[int, typer.Option("--render-size", help="Short side of generated frames, in pixels.")] = 160,
     variety: Annotated[str, typer.Option("--variety", help="Look of generated clips: wide (many shapes, "
                                          "textures, backgrounds, speeds, 12-60 fps, camera noise, blur, "
-                                         "compression) or classic (the first generator's look).")] = "wide",
+                                         "compression), broad (wide plus patterned looks: stripes, checks, grids, dots, blotches, "
+                                         "grain on the object, the background or both, camouflage) or classic "
+                                         "(the first generator's look).")] = "wide",
     init: Annotated[Optional[str], typer.Option("--init", help="Start from this model (anything --model "
                                                 "accepts); the classifier is replaced when classes differ.")] = None,
     arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture when training from scratch "

@@ -334,3 +334,127 @@ def random_look(rng: np.random.Generator, width: int, height: int, fps: float, a
     mp4v = bool(0.35 <= r < 0.6)
     return Look(width, height, float(fps), bg, sprites, front, noise, flicker, blur, lowres, gray, quantize,
                 exposure, jpeg, mp4v)
+
+
+# the broad variety's extra looks: periodic and high-frequency patterns on the object, the
+# background or both, and camouflage (the object wears the background's pattern)
+
+PATTERN_SHARE = 0.5  # share of broad-variety looks drawn with patterns
+_PATTERNS = ("stripes", "stripes", "checks", "grid", "dots", "blotches", "blotches", "grain", "weave")
+
+
+@dataclass
+class Pattern:
+    """A repeating or noisy two- or three-colour pattern: what it is and its colours."""
+
+    kind: str
+    colours: list[np.ndarray]
+    period: float  # pixels of the picture it is drawn for (its feature size for blotches and grain)
+    hard: bool  # hard edges (a threshold) or soft ones
+
+
+def random_pattern(rng: np.random.Generator, c1: np.ndarray, c2: np.ndarray, period: tuple[float, float],
+                   kind: str | None = None) -> Pattern:
+    """A pattern of ``kind`` (default: any) in colours ``c1``, ``c2`` (and sometimes a third),
+    its period log-uniform in ``period`` pixels."""
+    kind = kind or str(rng.choice(_PATTERNS))
+    colours = [np.asarray(c1, np.float32), np.asarray(c2, np.float32)]
+    if kind in ("blotches", "weave") and rng.random() < 0.4:
+        colours.append(_colour_at(rng, c1, float(rng.uniform(30, 140))))
+    return Pattern(kind, colours, _loguniform(rng, *period), bool(rng.random() < 0.7))
+
+
+def draw_pattern(rng: np.random.Generator, p: Pattern, h: int, w: int) -> np.ndarray:
+    """(h, w, 3) float32: ``p`` at a random angle and phase."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    th = rng.uniform(0, math.pi)
+    u = xx * math.cos(th) + yy * math.sin(th)
+    v = -xx * math.sin(th) + yy * math.cos(th)
+    k = 2 * math.pi / max(p.period, 1.5)
+    ph = rng.uniform(0, 2 * math.pi, size=2)
+    if p.kind == "stripes":
+        t = 0.5 + 0.5 * np.sin(k * u + ph[0])
+    elif p.kind == "checks":
+        t = 0.5 + 0.5 * np.sin(k * u + ph[0]) * np.sin(k * v + ph[1]) * 2
+    elif p.kind == "grid":  # thin lines on a ground
+        line = float(rng.uniform(0.12, 0.35))
+        t = ((((u / p.period + ph[0]) % 1.0) < line) | (((v / p.period + ph[1]) % 1.0) < line)).astype(np.float32)
+    elif p.kind == "dots":
+        du, dv = (u / p.period + ph[0]) % 1.0 - 0.5, (v / p.period + ph[1]) % 1.0 - 0.5
+        t = np.clip(1.5 - np.hypot(du, dv) / float(rng.uniform(0.18, 0.4)), 0, 1)
+    elif p.kind == "blotches":  # smooth random blobs, their size about the period
+        cells = max(2, int(round(max(h, w) / max(p.period, 2.0))))
+        small = rng.random((cells + 1, cells + 1), dtype=np.float32)
+        t = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    elif p.kind == "grain":  # fine noise, like sand, fabric or sensor grain
+        t = rng.random((h, w), dtype=np.float32)
+        t = cv2.GaussianBlur(t, (0, 0), max(0.4, p.period / 6))
+        lo, hi = np.percentile(t, (2, 98))
+        t = (t - lo) / max(1e-6, float(hi - lo))
+    else:  # "weave": two gratings at an angle, their sum
+        t = 0.5 + 0.25 * np.sin(k * u + ph[0]) + 0.25 * np.sin(k * float(rng.uniform(0.6, 1.6)) * v + ph[1])
+    t = np.clip(t, 0, 1)
+    if p.hard and p.kind not in ("grid",):
+        t = (t > float(rng.uniform(0.35, 0.65))).astype(np.float32)
+        if rng.random() < 0.5:
+            t = cv2.GaussianBlur(t, (0, 0), 0.6)
+    return _ramp(t, p.colours).astype(np.float32)
+
+
+def _pattern_background(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, Pattern]:
+    c1 = _wide_colour(rng)
+    c2 = _colour_at(rng, c1, _loguniform(rng, 25, 200))
+    p = random_pattern(rng, c1, c2, (3.0, 32.0))
+    bg = draw_pattern(rng, p, h, w)
+    if rng.random() < 0.25:  # a pattern that fades, as on a lit wall
+        yi, xi = np.mgrid[0:h, 0:w].astype(np.float32)
+        th = rng.uniform(0, 2 * math.pi)
+        g = (xi * math.cos(th) + yi * math.sin(th)) / max(h, w)
+        bg = bg * (1 - float(rng.uniform(0.1, 0.5)) * (g - g.min()))[..., None]
+    return np.ascontiguousarray(np.clip(bg, 0, 255), dtype=np.float32), p
+
+
+def _repaint(sprite: np.ndarray, tex: np.ndarray) -> np.ndarray:
+    """The premultiplied sprite with its colours replaced by ``tex`` (its alpha kept)."""
+    out = sprite.copy()
+    out[..., :3] = tex * sprite[..., 3:4]
+    return out
+
+
+def patterned(look: Look, rng: np.random.Generator) -> Look:
+    """``look`` redrawn with patterns: a patterned background (with its still distractors) and
+    a patterned object, or camouflage (the object wears the background's pattern in other
+    phase, angle or scale). Everything else about the look stays."""
+    s = _SPRITE
+    h, w = look.height, look.width
+    r = rng.random()
+    bg_pattern = None
+    if r < 0.75:  # a patterned background
+        bg, bg_pattern = _pattern_background(rng, h, w)
+        for _ in range(0 if rng.random() < 0.6 else int(rng.integers(1, 4))):
+            sprite, _ = _wide_sprite(rng, bg.mean(axis=(0, 1)), False)
+            _paste(bg, sprite, State(rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0, 360),
+                                     _loguniform(rng, 0.05, 0.3) * min(h, w)))
+        look.background = np.ascontiguousarray(np.clip(bg, 0, 255), dtype=np.float32)
+    ref = look.background.mean(axis=(0, 1))
+    sprites = []
+    camo = bg_pattern is not None and rng.random() < 0.35
+    for sprite in look.sprites:
+        if camo:
+            # the background's own pattern and colours (a little off), at another phase and angle
+            cols = [np.clip(c + rng.normal(0, 12, 3), 0, 255).astype(np.float32) for c in bg_pattern.colours]
+            p = Pattern(bg_pattern.kind, cols, float(rng.uniform(2.0, 12.0) * bg_pattern.period / 4), bg_pattern.hard)
+            tex = draw_pattern(rng, p, s, s)
+            sprite = _repaint(sprite, tex)
+            if rng.random() < 0.5:  # a thin outline gives it away a little
+                a = sprite[..., 3]
+                edge = np.clip(a - cv2.erode(a, np.ones((5, 5), np.uint8)), 0, 1)[..., None]
+                line = _colour_at(rng, ref, float(rng.uniform(40, 160)))
+                sprite[..., :3] = sprite[..., :3] * (1 - edge) + line * edge
+        elif r >= 0.75 or rng.random() < 0.6:  # a patterned object
+            c1 = _colour_at(rng, ref, _contrast(rng))
+            c2 = _colour_at(rng, c1, float(rng.uniform(30, 180)))
+            sprite = _repaint(sprite, draw_pattern(rng, random_pattern(rng, c1, c2, (3.0, 40.0)), s, s))
+        sprites.append(sprite)
+    look.sprites = sprites
+    return look

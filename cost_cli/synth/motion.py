@@ -101,7 +101,7 @@ def fit_size(start: State, motions: list[Motion], width: int, height: int,
 
 # the wide variety's rates: per second, converted with each clip's frame rate
 
-VARIETIES = ("classic", "wide")
+VARIETIES = ("classic", "wide", "broad")  # broad: wide plus patterned looks
 
 FPS_RANGE = (12.0, 60.0)  # frames per second of a wide clip (log-uniform)
 WINDOW_STEPS = 14  # frame steps from the first to the last frame of a window (8 frames every 2)

@@ -19,10 +19,13 @@ def render_clip(label: str, num_frames: int, rng: np.random.Generator, width: in
     With ``change_at`` and ``other``, the object performs ``label`` up to frame ``change_at``
     and ``other`` from there: a clip across a change of motion (label it by the longer part).
     ``variety`` ``wide`` draws it in the wide variety at ``fps`` frames per second (default: a
-    random rate in FPS_RANGE); ``classic`` ignores ``fps`` (its rates are per frame).
+    random rate in FPS_RANGE), ``broad`` in the wide variety with patterned looks added
+    (periodic and high-frequency patterns on the object, the background or both, camouflage);
+    ``classic`` ignores ``fps`` (its rates are per frame).
     """
-    if variety == "wide":
-        return render_clip_wide(label, num_frames, rng, width, height, indices, change_at, other, fps)
+    if variety in ("wide", "broad"):
+        return render_clip_wide(label, num_frames, rng, width, height, indices, change_at, other, fps,
+                                patterns=variety == "broad")
     if variety != "classic":
         raise ValueError(f"unknown variety {variety!r}; known: {', '.join(VARIETIES)}")
     return render_clip_classic(label, num_frames, rng, width, height, indices, change_at, other)
@@ -40,8 +43,9 @@ def render_sequence(rng: np.random.Generator, num_segments: int = 3, width: int 
     ``wide``: drawn in the wide variety, rates per second converted with ``fps`` (companions,
     if any, do the same motions; still distractors stay still).
     """
-    if variety == "wide":
-        return render_sequence_wide(rng, num_segments, width, height, segment_frames, classes, fps)
+    if variety in ("wide", "broad"):
+        return render_sequence_wide(rng, num_segments, width, height, segment_frames, classes, fps,
+                                    patterns=variety == "broad")
     if variety != "classic":
         raise ValueError(f"unknown variety {variety!r}; known: {', '.join(VARIETIES)}")
     return render_sequence_classic(rng, num_segments, width, height, segment_frames, classes)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .classic import render_clip_classic
 from .compose import _motion_kernel, _paste, _snap, camera
-from .looks import Look, random_look
+from .looks import PATTERN_SHARE, Look, patterned, random_look
 from .motion import (CLASSIC_SHARE, FPS_RANGE, WIDE_SIZE_LIMITS, WIDE_SIZE_RANGE, Motion, Segment, State,
                      _loguniform, fit_size, sample_wide_motion, trajectory)
 
@@ -86,13 +86,17 @@ def _shift(motions: list[Motion], i: int) -> tuple[float, float]:
 
 def render_clip_wide(label: str, num_frames: int, rng: np.random.Generator, width: int, height: int,
                       indices: list[int] | None, change_at: int | None, other: str | None,
-                      fps: float | None) -> np.ndarray:
+                      fps: float | None, patterns: bool = False) -> np.ndarray:
+    """``patterns`` (the broad variety): PATTERN_SHARE of the looks get patterned backgrounds,
+    patterned objects or camouflage (:func:`~.looks.patterned`)."""
     if rng.random() < CLASSIC_SHARE:
         return render_clip_classic(label, num_frames, rng, width, height, indices, change_at, other)
     fps = float(fps) if fps else _loguniform(rng, *FPS_RANGE)
     short = min(width, height)
     rotates = label.startswith("rotating") or bool(other and other.startswith("rotating"))
     look = random_look(rng, width, height, fps, asym=rotates)
+    if patterns and rng.random() < PATTERN_SHARE:
+        look = patterned(look, rng)
     sizes = [_wide_size(rng, short, k == 0) for k in range(len(look.sprites))]
     first = sample_wide_motion(label, rng, short, fps, sizes[0])
     motions = [first] * max(0, num_frames - 1)
@@ -120,9 +124,11 @@ def render_clip_wide(label: str, num_frames: int, rng: np.random.Generator, widt
 
 def render_sequence_wide(rng: np.random.Generator, num_segments: int, width: int, height: int,
                           segment_frames: tuple[int, int], classes: tuple[str, ...],
-                          fps: float) -> tuple[np.ndarray, list[Segment]]:
+                          fps: float, patterns: bool = False) -> tuple[np.ndarray, list[Segment]]:
     short = min(width, height)
     look = random_look(rng, width, height, fps, asym=True)
+    if patterns and rng.random() < PATTERN_SHARE:
+        look = patterned(look, rng)
     lo_size = max(WIDE_SIZE_RANGE[0], 0.1)
     firsts = [State(rng.uniform(0.25, 0.75) * width, rng.uniform(0.25, 0.75) * height, rng.uniform(0, 360),
                     _loguniform(rng, lo_size, 0.7 if k == 0 else 0.3) * short) for k in range(len(look.sprites))]
