@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -40,7 +41,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 GENERATOR_SEED = 20250917
 RENDERER_SEED = 20251129
-RENDERERS = ("generator", "second_renderer")
+THIRD_SEED = 20261202
+RENDERERS = ("generator", "second_renderer", "third_renderer")
 UNLABELED = "(unlabeled)"
 
 
@@ -161,6 +163,41 @@ def breakdown(truth: list[dict], predicted: list[dict], details: list[dict]) -> 
                 for v, g in sorted(vals.items())} for f, vals in groups.items()}
 
 
+def breakdown_third(truth: list[dict], predicted: list[dict], details: list[dict]) -> dict:
+    """Accuracy of the third renderer's segments grouped by its ``segments.csv``: object texture,
+    background, camouflage, shape, speed (thirds of each motion's range) and size."""
+    by_name: dict[str, list[tuple[float, float, str]]] = {}
+    for r in predicted:
+        by_name.setdefault(os.path.basename(r["video"]), []).append((float(r["start"]), float(r["end"]), r["label"]))
+    groups: dict[str, dict[str, list[float]]] = {}
+    ranges = {"moving": (25.0, 160.0), "rotating": (45.0, 300.0), "growing/shrinking": (1.25, 2.5)}
+    for d in details:
+        a, b, lab = float(d["start"]), float(d["end"]), d["label"]
+        right = sum(max(0.0, min(b, e) - max(a, c)) for c, e, plab in by_name.get(os.path.basename(d["video"]), [])
+                    if plab == lab)
+        fam = _family(lab)
+        values = {"texture": d["texture"], "background": d["background"],
+                  "camouflage": "yes" if int(d["camouflage"]) else "no", "shape": d["shape"],
+                  "size": "small (< 0.25)" if float(d["size_start"]) < 0.25 else "large (> 0.35)"
+                  if float(d["size_start"]) > 0.35 else "medium"}
+        if fam in ranges:
+            lo, hi = ranges[fam]
+            rate = float(d["speed"])
+            if fam == "growing/shrinking":
+                rate = max(rate, 1 / rate) if rate > 0 else 0.0
+                lo, hi = math.log(lo), math.log(hi)
+                rate = math.log(rate) if rate > 0 else 0.0
+            third = (rate - lo) / (hi - lo)
+            values["speed"] = f"{fam} {'slow' if third < 1 / 3 else 'medium' if third < 2 / 3 else 'fast'}"
+        for factor, value in values.items():
+            g = groups.setdefault(factor, {}).setdefault(value, [0.0, 0.0, 0])
+            g[0] += right
+            g[1] += b - a
+            g[2] += 1
+    return {f: {v: {"accuracy": g[0] / g[1] if g[1] else 0.0, "seconds": round(g[1], 2), "segments": g[2]}
+                for v, g in sorted(vals.items())} for f, vals in groups.items()}
+
+
 def _class_order(label: str) -> tuple[int, str]:
     from second_renderer import CLASSES
 
@@ -176,6 +213,10 @@ def make_videos(renderer: str, folder: Path, count: int, seed: int, seconds: tup
         if r.returncode != 0:
             raise BenchError(f"cost demo failed: {_error_line(r.stderr)}", r.returncode)
         return folder / "ground_truth.csv"
+    if renderer == "third_renderer":
+        from third_renderer import write_folder as write_third
+
+        return write_third(folder, count, seed, seconds=seconds)
     from second_renderer import write_folder
 
     return write_folder(folder, count, seed, seconds=seconds)
@@ -211,7 +252,8 @@ def evaluate(renderer: str, workdir: Path, count: int, seed: int, model: str | N
     result = score(truth, pred)
     result["per_video"] = {Path(v).name: a for v, a in result["per_video"].items()}
     if (folder / "segments.csv").is_file():
-        result["breakdown"] = breakdown(truth, pred, _read_csv(folder / "segments.csv"))
+        details = _read_csv(folder / "segments.csv")
+        result["breakdown"] = (breakdown_third if renderer == "third_renderer" else breakdown)(truth, pred, details)
     result.update(seed=seed, label_seconds=round(wall, 1))
     return result
 
@@ -256,9 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="passed to `cost label --model` (default: the bundled model)")
     p.add_argument("--videos", type=int, default=8, help="videos per renderer (default 8)")
     p.add_argument("--seed", type=int, default=None,
-                   help=f"seed of both sets (default: {GENERATOR_SEED} for cost demo, {RENDERER_SEED} for the renderer)")
+                   help=f"seed of every set (default: {GENERATOR_SEED} for cost demo, {RENDERER_SEED} for the second "
+                        f"renderer, {THIRD_SEED} for the third)")
     p.add_argument("--renderer", choices=RENDERERS, action="append", default=None,
-                   help="only this renderer (repeatable; default: both)")
+                   help="only this renderer (repeatable; default: all three)")
     p.add_argument("--seconds", default="3-6", help="length of each motion, MIN-MAX seconds (default 3-6, as cost demo)")
     p.add_argument("--smooth", type=float, default=None,
                    help="passed to `cost label --smooth` (default: the model's own setting; 0: each "
@@ -275,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, AssertionError):
         p.error(f"--seconds {a.seconds!r}: expected MIN-MAX seconds, e.g. 3-6")
     seeds = {"generator": a.seed if a.seed is not None else GENERATOR_SEED,
-             "second_renderer": a.seed if a.seed is not None else RENDERER_SEED}
+             "second_renderer": a.seed if a.seed is not None else RENDERER_SEED,
+             "third_renderer": a.seed if a.seed is not None else THIRD_SEED}
     results: dict = {"model": a.model, "videos": a.videos, "smooth": a.smooth}
     try:
         if a.model:
