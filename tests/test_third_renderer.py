@@ -23,6 +23,8 @@ import pytest
 import third_renderer as tr
 
 REPO = Path(__file__).resolve().parent.parent
+# the bar of issue 23 (measured with the bundled stage-6 model on these 12 videos: 95.0 %, its
+# weakest class `moving left` at 82 %)
 TARGET = 0.90
 CLASS_FLOOR = 0.80
 

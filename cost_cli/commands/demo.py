@@ -26,7 +26,8 @@ def demo(
     variety: Annotated[str, typer.Option("--variety", help="classic: one textured shape, the look the "
                                          "bundled model was first trained on; wide: many shapes, textures, "
                                          "backgrounds, speeds, distractors, noise, blur and compression "
-                                         "(rates per second, converted with --fps).")] = "classic",
+                                         "(rates per second, converted with --fps); broad: wide plus patterned "
+                                         "looks (stripes, checks, grain, camouflage).")] = "classic",
     quiet: QuietOpt = False,
 ) -> None:
     """Write generated motion videos (mp4) and ground_truth.csv (video,start,end,label)."""
