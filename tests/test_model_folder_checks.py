@@ -10,7 +10,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -330,10 +329,11 @@ def test_train_init_checks_a_folder_before_any_work(tiny_model_dir, tmp_path, ho
     m = tmp_path / "m"
     shutil.copytree(tiny_model_dir, m)
     how(m)
-    t = time.monotonic()
     r = cost("train", "--synthetic", "10", "--out", tmp_path / "out", "--init", m, "--device", "cpu")
     _one_error_line(r, needles)
-    assert time.monotonic() - t < 10 and not (tmp_path / "out").exists()
+    # before any work: nothing written, no epoch begun (a billion classes is refused in bounded
+    # memory and time by test_a_billion_classes_are_refused_fast_and_small, in a process of its own)
+    assert not (tmp_path / "out").exists() and "epoch" not in r.stderr
 
 
 @pytest.mark.parametrize("args, needle", [(["--clip-len", "1000"], "--clip-len must be from 1 to 128"),
