@@ -78,15 +78,20 @@ def min_clip_len(spec: FrameSpec, frames: int) -> int:
 
 
 def layout(spec: FrameSpec, frames: int) -> Layout:
+    return resnet2d_layout(spec.base_width, spec.blocks)
+
+
+def resnet2d_layout(w: int, blocks: tuple[int, ...], conv1_key: str = "conv.weight") -> Layout:
+    """The keys and shapes of a per-frame 2-D ResNet of base width ``w`` and its head
+    (``conv1_key``: the name of each block's first conv, TSM's ``conv.net.weight``)."""
     out: Layout = {}
-    w = spec.base_width
     add_conv_bn(out, "backbone.conv1", (w, 3, 7, 7))
     inplanes = w
-    for i, n in enumerate(spec.blocks):
+    for i, n in enumerate(blocks):
         planes = w * 2 ** i
         for j in range(n):
             p = f"backbone.layer{i + 1}.{j}"
-            add_conv_bn(out, f"{p}.conv1", (planes, inplanes, 1, 1))
+            add_conv_bn(out, f"{p}.conv1", (planes, inplanes, 1, 1), conv_key=conv1_key)
             add_conv_bn(out, f"{p}.conv2", (planes, planes, 3, 3))
             add_conv_bn(out, f"{p}.conv3", (planes * 4, planes, 1, 1))
             if j == 0:

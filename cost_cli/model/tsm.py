@@ -22,8 +22,8 @@ from torch import nn
 
 from .archs import IMAGENET_MEAN, IMAGENET_STD, ArchSpec
 from .blocks import Bottleneck, ConvModule, Recognizer, batch_to_frames, conv, frames_to_batch
-from .c2d import bottleneck2d
-from .layouts import Layout, add_conv_bn, add_head
+from .c2d import bottleneck2d, resnet2d_layout
+from .layouts import Layout
 
 FAMILY = "tsm"
 R50 = (3, 4, 6, 3)
@@ -56,22 +56,7 @@ def min_clip_len(spec: TSMSpec, frames: int) -> int:
 
 
 def layout(spec: TSMSpec, frames: int) -> Layout:
-    out: Layout = {}
-    w = spec.base_width
-    add_conv_bn(out, "backbone.conv1", (w, 3, 7, 7))
-    inplanes = w
-    for i, n in enumerate(spec.blocks):
-        planes = w * 2 ** i
-        for j in range(n):
-            p = f"backbone.layer{i + 1}.{j}"
-            add_conv_bn(out, f"{p}.conv1", (planes, inplanes, 1, 1), conv_key="conv.net.weight")
-            add_conv_bn(out, f"{p}.conv2", (planes, planes, 3, 3))
-            add_conv_bn(out, f"{p}.conv3", (planes * 4, planes, 1, 1))
-            if j == 0:
-                add_conv_bn(out, f"{p}.downsample", (planes * 4, inplanes, 1, 1))
-            inplanes = planes * 4
-    add_head(out, inplanes)
-    return out
+    return resnet2d_layout(spec.base_width, spec.blocks, conv1_key="conv.net.weight")
 
 
 def temporal_shift(x: torch.Tensor, segments: int, div: int) -> torch.Tensor:
