@@ -70,8 +70,10 @@ class VideoClips(ClipDataset):
             if self.train:
                 idx = [it.start + off + min(used - 1, (i * used) // n + int(rng.integers(0, max(1, used // n))))
                        for i in range(n)]
-            else:
-                idx = [it.start + off + (2 * i + 1) * used // (2 * n) for i in range(n)]
+            else:  # the middle of each segment: labeling's own window_indices
+                from ..sampling import window_indices
+
+                idx = window_indices(it.start + off, n, self.spec.frame_interval, it.end, "segments")
         else:
             idx = [it.start + (off + i * self.spec.frame_interval) % length for i in range(self.spec.clip_len)]
         try:
