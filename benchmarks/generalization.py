@@ -42,7 +42,11 @@ sys.path.insert(0, str(REPO / "tests"))
 GENERATOR_SEED = 20250917
 RENDERER_SEED = 20251129
 THIRD_SEED = 20261202
-RENDERERS = ("generator", "second_renderer", "third_renderer")
+BROAD_SEED = 1001
+RENDERERS = ("generator", "second_renderer", "third_renderer")  # the default run
+CHOICES = RENDERERS + ("broad",)
+BROAD_SIZES = ((320, 240), (256, 144), (240, 320), (288, 216))  # (width, height): wide and tall frames
+BROAD_FPS = 30.0
 UNLABELED = "(unlabeled)"
 
 
@@ -213,6 +217,8 @@ def make_videos(renderer: str, folder: Path, count: int, seed: int, seconds: tup
         if r.returncode != 0:
             raise BenchError(f"cost demo failed: {_error_line(r.stderr)}", r.returncode)
         return folder / "ground_truth.csv"
+    if renderer == "broad":
+        return _write_broad(folder, count, seed, seconds)
     if renderer == "third_renderer":
         from third_renderer import write_folder as write_third
 
@@ -220,6 +226,32 @@ def make_videos(renderer: str, folder: Path, count: int, seed: int, seconds: tup
     from second_renderer import write_folder
 
     return write_folder(folder, count, seed, seconds=seconds)
+
+
+def _write_broad(folder: Path, count: int, seed: int, seconds: tuple[float, float]) -> Path:
+    """A selection set of the training generator's own family: its broad variety (patterned looks
+    and camouflage) in wide and tall frames (BROAD_SIZES in turn) at BROAD_FPS, three motions per
+    video. It is for choosing between models, never a held-out figure: training draws from it."""
+    import numpy as np
+
+    from cost_cli.synth import render_sequence
+    from cost_cli.synth.demo import write_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lo, hi = (max(2, int(round(s * BROAD_FPS))) for s in seconds)
+    rows = []
+    for i in range(count):
+        rng = np.random.default_rng([seed, 7, i])
+        w, h = BROAD_SIZES[i % len(BROAD_SIZES)]
+        frames, segs = render_sequence(rng, 3, w, h, (lo, hi), variety="broad", fps=BROAD_FPS)
+        name = f"broad_{i:03d}.mp4"
+        write_video(folder / name, frames, BROAD_FPS)
+        rows += [(name, sg.start / BROAD_FPS, sg.end / BROAD_FPS, sg.label) for sg in segs]
+    with open(folder / "ground_truth.csv", "w", newline="", encoding="utf-8") as f:
+        wr = csv.writer(f)
+        wr.writerow(["video", "start", "end", "label"])
+        wr.writerows((n, f"{a:.3f}", f"{b:.3f}", lab) for n, a, b, lab in rows)
+    return folder / "ground_truth.csv"
 
 
 def check_model(model: str) -> None:
@@ -266,7 +298,7 @@ def report(results: dict) -> str:
     """The figures as a text table."""
     from second_renderer import CLASSES
 
-    names = [r for r in RENDERERS if r in results]
+    names = [r for r in CHOICES if r in results]
     smooth = results.get("smooth")
     lines = [f"model: {results['model'] or 'bundled (default)'}; "
              f"--smooth {'the model default' if smooth is None else format(smooth, 'g')}; "
@@ -300,8 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None,
                    help=f"seed of every set (default: {GENERATOR_SEED} for cost demo, {RENDERER_SEED} for the second "
                         f"renderer, {THIRD_SEED} for the third)")
-    p.add_argument("--renderer", choices=RENDERERS, action="append", default=None,
-                   help="only this renderer (repeatable; default: all three)")
+    p.add_argument("--renderer", choices=CHOICES, action="append", default=None,
+                   help="only this renderer (repeatable; default: the first three; broad: a selection set "
+                        "of the training generator's broad variety in wide and tall frames, never a held-out figure)")
     p.add_argument("--seconds", default="3-6", help="length of each motion, MIN-MAX seconds (default 3-6, as cost demo)")
     p.add_argument("--smooth", type=float, default=None,
                    help="passed to `cost label --smooth` (default: the model's own setting; 0: each "
@@ -319,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--seconds {a.seconds!r}: expected MIN-MAX seconds, e.g. 3-6")
     seeds = {"generator": a.seed if a.seed is not None else GENERATOR_SEED,
              "second_renderer": a.seed if a.seed is not None else RENDERER_SEED,
-             "third_renderer": a.seed if a.seed is not None else THIRD_SEED}
+             "third_renderer": a.seed if a.seed is not None else THIRD_SEED,
+             "broad": a.seed if a.seed is not None else BROAD_SEED}
     results: dict = {"model": a.model, "videos": a.videos, "smooth": a.smooth}
     try:
         if a.model:

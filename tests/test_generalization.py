@@ -329,3 +329,29 @@ def test_bundled_model_holds_up_on_both_renderers(tmp_path, renderer):
     res = bench.evaluate(renderer, tmp_path, 8, seed)
     print(f"{renderer}: {res['accuracy']:.1%}; " + ", ".join(f"{c} {a:.0%}" for c, a in res["per_class"].items()))
     assert res["accuracy"] >= TARGET
+
+
+def test_broad_selection_set(tmp_path):
+    """The broad selection set: videos of the training generator's broad variety in the wide and
+    tall sizes it names, at its frame rate, with ground truth that tiles each video with three
+    motions, and the same set again for the same seed."""
+    import cv2
+
+    bench = _bench()
+    truth = bench.make_videos("broad", tmp_path / "a", 4, 5, seconds=(0.5, 0.8))
+    rows = list(csv.DictReader(open(truth, newline="")))
+    videos = sorted({r["video"] for r in rows})
+    assert videos == [f"broad_{i:03d}.mp4" for i in range(4)]
+    for i, name in enumerate(videos):
+        cap = cv2.VideoCapture(str(tmp_path / "a" / name))
+        size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        frames, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), cap.get(cv2.CAP_PROP_FPS)
+        cap.release()
+        assert size == bench.BROAD_SIZES[i] and fps == pytest.approx(bench.BROAD_FPS)
+        mine = [r for r in rows if r["video"] == name]
+        assert len(mine) == 3 and float(mine[0]["start"]) == 0.0
+        assert all(float(a["end"]) == float(b["start"]) and a["label"] != b["label"] for a, b in zip(mine, mine[1:]))
+        assert float(mine[-1]["end"]) == pytest.approx(frames / fps, abs=1e-3)
+        assert all(0.5 - 1e-6 <= float(r["end"]) - float(r["start"]) <= 0.8 + 1e-6 for r in mine)
+    again = bench.make_videos("broad", tmp_path / "b", 4, 5, seconds=(0.5, 0.8))
+    assert again.read_text() == truth.read_text()
