@@ -185,3 +185,39 @@ def test_default_workers(monkeypatch, cores, workers):
 
     monkeypatch.setattr(datasets.os, "cpu_count", lambda: cores)
     assert datasets._default_workers(torch.device("cuda" if cores == 8 else "cpu")) == workers
+
+
+def test_an_unreadable_sub_folder_of_a_class_is_an_error_not_fewer_clips(tmp_path):
+    """A class folder's sub-folder that cannot be read stops training with one line naming it,
+    instead of training on the rest of that class's clips in silence."""
+    import os
+    import shutil
+    import sys
+
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: root's override would read every folder")
+    prefix = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"] if os.geteuid() == 0 else []
+    data = tmp_path / "data"
+    for label in ("static", "growing"):
+        _clips(data, label, n=1)
+    (data / "growing" / "more").mkdir()
+    synth.write_video(data / "growing" / "more" / "c0.mp4", synth.render_clip("growing", 6, np.random.default_rng(1), 48, 48), 25)
+    (data / "static" / ".hidden").mkdir()  # hidden entries are skipped, as by cost label
+    synth.write_video(data / "static" / ".hidden" / "h.mp4", synth.render_clip("static", 6, np.random.default_rng(0), 48, 48), 25)
+    code = ("import sys\nfrom cost_cli.errors import DataError\nfrom cost_cli.training.data import scan_folder\n"
+            "try:\n    labels, items = scan_folder(sys.argv[1], 'opencv')\n"
+            "    print(sorted(it.path.rsplit('data/', 1)[1] for it in items))\n"
+            "except DataError as e:\n    print('DataError', e.message)\n")
+    run = lambda: subprocess.run([*prefix, sys.executable, "-c", code, str(data)], capture_output=True,
+                                 text=True, timeout=120)
+    r = run()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['growing/c0.mp4', 'growing/more/c0.mp4', 'static/c0.mp4']"
+    os.chmod(data / "growing" / "more", 0)
+    try:
+        r = run()
+    finally:
+        os.chmod(data / "growing" / "more", 0o755)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == (f"DataError class 'growing': {data / 'growing' / 'more'}: "
+                                "cannot read this folder (permission denied)"), r.stdout

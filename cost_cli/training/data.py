@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..sources import VIDEO_EXTENSIONS
 
 @dataclass(frozen=True)
 class _Item:
@@ -43,6 +42,20 @@ def _probe(path: str, decoder: str) -> tuple[int, float]:
     return n, fps
 
 
+def _class_clips(folder: Path) -> list[Path]:
+    """Every video file under one class folder (walked as `cost label` walks: hidden entries
+    skipped, links followed once); a sub-folder that cannot be read is a DataError naming it,
+    not a class silently trained on part of its clips."""
+    from ..sources import walk
+
+    def unreadable(sub: str, reason: str) -> None:
+        raise DataError(f"class {folder.name!r}: {sub}: {reason.split(':')[0]}",
+                        hint="make it readable (or move it out of the data folder), then run the command again")
+
+    return sorted(Path(path) for path, _, _ in walk(str(folder), on_error=unreadable)
+                  if os.path.isfile(path))
+
+
 def scan_folder(root: str | os.PathLike, decoder: str = "auto") -> tuple[list[str], list[_Item]]:
     """Classes (sub-folder names, sorted) and every clip of a class-per-folder dataset.
 
@@ -57,8 +70,7 @@ def scan_folder(root: str | os.PathLike, decoder: str = "auto") -> tuple[list[st
                         hint="add a sub-folder of clips for every other class")
     labels, items = [], []
     for ci, d in enumerate(dirs):
-        clips = sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
-                       and not p.name.startswith("."))
+        clips = _class_clips(d)
         if not clips:
             raise DataError(f"class {d.name!r} has no video clips ({d})",
                             hint="add clips (.mp4, .mkv, .webm, .mov, ...) or remove the folder")
