@@ -83,6 +83,21 @@ class ClsHead(nn.Module):
         return self.fc_cls(self.dropout(x))
 
 
+class ResNetStages(nn.Module):
+    """The forward pass shared by the 3-D ResNet backbones (the zoo's and CoST's): stem
+    (``conv1``, ``maxpool``), ``layer1``, the optional temporal ``pool2``, ``layer2``-``layer4``;
+    subclasses build those modules."""
+
+    pool2: nn.Module | None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.conv1(x))
+        x = self.layer1(x)
+        if self.pool2 is not None:
+            x = self.pool2(x)
+        return self.layer4(self.layer3(self.layer2(x)))
+
+
 class Recognizer(nn.Module):
     """Backbone plus head: normalized clips (N, 3, T, H, W) -> logits (N, num_classes).
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .archs import IMAGENET_MEAN, IMAGENET_STD, ArchSpec, Stem, frames_out, least_frames
-from .blocks import Bottleneck, ConvModule, Recognizer, conv
+from .blocks import Bottleneck, ConvModule, Recognizer, ResNetStages, conv
 from .layouts import Layout, add_conv_bn, add_head
 
 FAMILY = "resnet3d"
@@ -116,7 +116,7 @@ def bottleneck3d(inplanes: int, planes: int, stride: int, inflated: bool) -> Bot
     return Bottleneck(c1, c2, c3, down)
 
 
-class ResNet3d(nn.Module):
+class ResNet3d(ResNetStages):
     """Stem, four stages of (3, 1, 1)-inflated bottlenecks, the optional pool after layer1.
 
     ``width`` and ``stage_inputs`` serve SlowFast's pathways (8 channels wide; the slow path's
@@ -142,13 +142,6 @@ class ResNet3d(nn.Module):
                 inplanes = planes * 4
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
         self.feat_dim = inplanes
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.conv1(x))
-        x = self.layer1(x)
-        if self.pool2 is not None:
-            x = self.pool2(x)
-        return self.layer4(self.layer3(self.layer2(x)))
 
 
 def build(spec: ResNet3dSpec, num_classes: int, frames: int) -> Recognizer:

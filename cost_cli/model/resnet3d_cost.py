@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .archs import IMAGENET_MEAN, IMAGENET_STD, ArchSpec, Stem, frames_out, least_frames
-from .blocks import Bottleneck, ConvModule, Recognizer, conv
+from .blocks import Bottleneck, ConvModule, Recognizer, ResNetStages, conv
 from .cost_op import CoST
 from .layouts import Layout, add_conv_bn, add_head
 
@@ -127,7 +127,7 @@ def layout(spec: CoSTSpec, frames: int) -> Layout:
     return out
 
 
-class ResNet3dCoST(nn.Module):
+class ResNet3dCoST(ResNetStages):
     """Stem, four bottleneck stages (CoST layers in the inflated blocks' conv2) and the temporal
     max-pool after layer1. Returns features (N, C, T', H', W')."""
 
@@ -162,13 +162,6 @@ class ResNet3dCoST(nn.Module):
                 inplanes = planes * 4
             self.add_module(f"layer{i + 1}", nn.Sequential(*layers))
         self.feat_dim = inplanes
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.conv1(x))
-        x = self.layer1(x)
-        if self.pool2 is not None:
-            x = self.pool2(x)
-        return self.layer4(self.layer3(self.layer2(x)))
 
 
 class CoSTRecognizer(Recognizer):
