@@ -235,7 +235,7 @@ def _write_broad(folder: Path, count: int, seed: int, seconds: tuple[float, floa
     import numpy as np
 
     from cost_cli.synth import render_sequence
-    from cost_cli.synth.demo import write_video
+    from cost_cli.synth.demo import write_ground_truth, write_video
 
     folder.mkdir(parents=True, exist_ok=True)
     lo, hi = (max(2, int(round(s * BROAD_FPS))) for s in seconds)
@@ -247,11 +247,7 @@ def _write_broad(folder: Path, count: int, seed: int, seconds: tuple[float, floa
         name = f"broad_{i:03d}.mp4"
         write_video(folder / name, frames, BROAD_FPS)
         rows += [(name, sg.start / BROAD_FPS, sg.end / BROAD_FPS, sg.label) for sg in segs]
-    with open(folder / "ground_truth.csv", "w", newline="", encoding="utf-8") as f:
-        wr = csv.writer(f)
-        wr.writerow(["video", "start", "end", "label"])
-        wr.writerows((n, f"{a:.3f}", f"{b:.3f}", lab) for n, a, b, lab in rows)
-    return folder / "ground_truth.csv"
+    return write_ground_truth(folder, rows)
 
 
 def check_model(model: str) -> None:

@@ -55,8 +55,6 @@ def write_demo(folder: str | os.PathLike, count: int = 4, seed: int = 0, fps: fl
     Times in the CSV are seconds (frame / fps); paths are relative to ``folder``.
     ``variety``: ``classic`` (the look of the first generator, rates per frame) or ``wide``.
     """
-    import csv
-
     from ..errors import UsageError
 
     if layout not in LAYOUTS:
@@ -85,9 +83,19 @@ def write_demo(folder: str | os.PathLike, count: int = 4, seed: int = 0, fps: fl
                 name = f"{label}/clip_{i:03d}.mp4"
                 write_video(out / name, render_clip(label, n, rng, size, size, variety=variety, fps=fps), fps)
                 rows.append((name, 0.0, n / fps, label))
-    with open(out / "ground_truth.csv", "w", newline="", encoding="utf-8") as f:
+    write_ground_truth(out, rows)
+    return rows
+
+
+def write_ground_truth(folder: str | os.PathLike, rows: list[tuple[str, float, float, str]]) -> Path:
+    """``folder/ground_truth.csv`` from (video, start s, end s, label) rows, times to the ms;
+    returns its path."""
+    import csv
+
+    path = Path(folder) / "ground_truth.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["video", "start", "end", "label"])
         for name, a, b, label in rows:
             w.writerow([name, f"{a:.3f}", f"{b:.3f}", label])
-    return rows
+    return path
