@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 ENGINES = ("local", "ray")
 CROPS = (1, 3)
+NO_INPUTS = "no inputs: give files, folders, globs, or - to read paths from stdin"
 # measured on 2 CPU cores next to the decode workers: batch 4 ran 1.75x faster than 8 or 16
 # (activations of bigger batches spill the caches); GPUs want big batches (BENCHMARKS.md)
 AUTO_BATCH = {"cpu": 4, "cuda": 32, "mps": 8}
@@ -140,7 +141,7 @@ class LabelConfig:
         if self.streamed and self.retry_failed:
             raise UsageError("--retry-failed needs --out FILE (results on stdout or a stream are never resumed)")
         if not self.inputs:
-            raise UsageError("no inputs: give files, folders, globs, or - to read paths from stdin")
+            raise UsageError(NO_INPUTS)
         if self.inputs.count("-") > 1:
             raise UsageError("- (stdin) given more than once")
         if self.engine not in ENGINES:

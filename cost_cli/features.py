@@ -42,8 +42,8 @@ from . import console
 from .config import LabelConfig, resolve_runtime
 from .errors import ConfigError, OutputError, UsageError
 from .journal import SUFFIX as JOURNAL_SUFFIX
-from .journal import Journal, VideoRecord, fingerprint_diff
-from .pipeline import Summary, _discover, _Output, _ray_session, _show_progress, check_written_paths
+from .journal import Journal, VideoRecord, fingerprint_diff, fsync_dir
+from .pipeline import Summary, _Output, _show_progress, run_job
 from .sources import Found, Problem
 from .writers import discard, dumps, r3, write_temporary
 
@@ -146,16 +146,7 @@ def load_any_model(source: str | None, device=None):
 def run_features(cfg: FeaturesConfig, stdin=None) -> Summary:
     """Extract the features of every video ``cfg`` names; returns the summary (its
     ``exit_code`` is the command's: 1 when some videos failed)."""
-    t0 = time.monotonic()
-    run = cfg.run
-    videos, problems = _discover(run, stdin)
-    check_written_paths(run, videos)
-    session = _ray_session(run)
-    try:
-        return _extract(cfg, videos, problems, session, t0)
-    finally:
-        if session is not None:
-            session.close()
+    return run_job(cfg.run, stdin, lambda videos, problems, session, t0: _extract(cfg, videos, problems, session, t0))
 
 
 def _extract(cfg: FeaturesConfig, videos: list[Found], problems: list[Problem], session, t0: float) -> Summary:
@@ -293,19 +284,6 @@ def _remove_stale_temporaries(folder: Path, targets: set[str]) -> None:
                 pass
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def npy_bytes(array: np.ndarray) -> bytes:
     """``array`` in the ``.npy`` format (what ``np.load`` reads; no pickles)."""
     buf = io.BytesIO()
@@ -364,7 +342,7 @@ class _FeatureOutput(_Output):
             tmp = write_temporary(path, npy_bytes(array))
             os.replace(tmp, path)
             tmp = None
-            _fsync_dir(path.parent)  # the rename is on disk before the manifest names the file
+            fsync_dir(path.parent)  # the rename is on disk before the manifest names the file
         except OSError as exc:
             if tmp is not None:
                 discard(tmp)

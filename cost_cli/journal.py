@@ -88,9 +88,10 @@ def journal_path(out: str | os.PathLike) -> Path:
     return Path(real_output(out) + SUFFIX)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Flush ``folder``'s entries (a rename or a new file in it) to disk; best effort."""
     try:
-        fd = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
+        fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
     try:
@@ -323,7 +324,7 @@ class Journal:
             self._out_f = AppendFile(self.out, create=True, truncate=True)
             self._out_f.append(self.header)
             self._lock.hold_output()  # a new file: lock it too (see OutputLock)
-        _fsync_dir(self.out)
+        fsync_dir(self.out.parent)
         self.state = JournalState(self.fingerprint, self.fmt, len(self.header), header_end=len(self.header))
         self._open_append()
 

@@ -62,12 +62,19 @@ def in_shard(ident: str, shard: tuple[int, int] | None) -> bool:
 
 def run_label(cfg: LabelConfig, stdin=None) -> Summary:
     """Run a labeling job; returns the summary (its ``exit_code`` is the command's)."""
+    return run_job(cfg, stdin, lambda videos, problems, session, t0: _label(cfg, videos, problems, session, t0))
+
+
+def run_job(cfg: LabelConfig, stdin, work) -> Summary:
+    """What `cost label` and `cost features` do first and last: find the inputs, check the paths
+    they will write, open the Ray session ``cfg`` asks for, then return ``work(videos, problems,
+    session, t0)``, closing the session however it ends."""
     t0 = time.monotonic()
     videos, problems = _discover(cfg, stdin)
     check_written_paths(cfg, videos)
     session = _ray_session(cfg)
     try:
-        return _label(cfg, videos, problems, session, t0)
+        return work(videos, problems, session, t0)
     finally:
         if session is not None:
             session.close()

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from cost_cli.model.cost_op import cost_reference
+from zoo_reference import key_role, random_tensor
 
 BLOCKS = {"r50": (3, 4, 6, 3), "r101": (3, 4, 23, 3), "tiny": (1, 1, 1, 1)}
 WIDTH = {"r50": 64, "r101": 64, "tiny": 16}
@@ -61,20 +62,8 @@ def expected_layout(depth: str, kind: str | None, frames: int, num_classes: int)
 
 def random_state(depth, kind, frames, num_classes, seed=0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    state = {}
-    for k, shape in expected_layout(depth, kind, frames, num_classes).items():
-        if k.endswith("num_batches_tracked"):
-            state[k] = torch.tensor(100)
-        elif k.endswith("running_var"):
-            state[k] = torch.rand(shape, generator=g) + 0.5
-        elif k.endswith("bn.weight"):
-            state[k] = torch.rand(shape, generator=g) * 0.5 + 0.5
-        elif k.endswith(("bn.bias", "running_mean")):
-            state[k] = torch.randn(shape, generator=g) * 0.1
-        else:
-            fan_in = max(1, int(torch.tensor(shape[1:]).prod().item())) if len(shape) > 1 else 1
-            state[k] = torch.randn(shape, generator=g) * (2.0 / fan_in) ** 0.5
-    return state
+    return {k: random_tensor(key_role(k, classifier=None), shape, g, count=100)
+            for k, shape in expected_layout(depth, kind, frames, num_classes).items()}
 
 
 def reference_forward(state, x, depth, kind, frames):

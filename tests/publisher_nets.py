@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from zoo_reference import random_tensor
+
 BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 
 # the parameter counts (learnable tensors only) the spec gives for each published file
@@ -164,24 +166,7 @@ def random_state(layout: _Layout, seed: int = 0) -> dict[str, torch.Tensor]:
     """Synthetic weights: He-normal convolutions, batch norms keeping unit-scale activations,
     a small classifier."""
     g = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, (shape, role) in layout.items():
-        if role == "bn.count":
-            state[key] = torch.tensor(1000, dtype=torch.int64)
-        elif role == "bn.var":
-            state[key] = torch.rand(shape, generator=g) + 0.5
-        elif role == "bn.weight":
-            state[key] = torch.rand(shape, generator=g) * 0.5 + 0.5
-        elif role in ("bn.bias", "bn.mean"):
-            state[key] = torch.randn(shape, generator=g) * 0.1
-        elif role == "fc.bias":
-            state[key] = torch.randn(shape, generator=g) * 0.01
-        else:
-            fan_in = 1
-            for d in shape[1:]:
-                fan_in *= d
-            state[key] = torch.randn(shape, generator=g) * (2.0 / fan_in) ** 0.5
-    return state
+    return {key: random_tensor(role, shape, g) for key, (shape, role) in layout.items()}
 
 
 # --------------------------------------------------------------------------- forward passes

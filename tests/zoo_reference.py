@@ -64,28 +64,44 @@ def zoo_layout(net: str, num_classes: int = 400) -> dict[str, tuple]:
     return out
 
 
+def random_tensor(role: str, shape, g: torch.Generator, count: int = 1000) -> torch.Tensor:
+    """One synthetic weight of ``role``: "bn.count" (``count``), "bn.var", "bn.weight", "bn.bias",
+    "bn.mean", "fc.bias", or any other (He-normal over the fan-in of ``shape[1:]``)."""
+    if role == "bn.count":
+        return torch.tensor(count, dtype=torch.int64)
+    if role == "bn.var":
+        return torch.rand(shape, generator=g) + 0.5
+    if role == "bn.weight":
+        return torch.rand(shape, generator=g) * 0.5 + 0.5
+    if role in ("bn.bias", "bn.mean"):
+        return torch.randn(shape, generator=g) * 0.1
+    if role == "fc.bias":
+        return torch.randn(shape, generator=g) * 0.01
+    fan_in = 1
+    for d in shape[1:]:
+        fan_in *= d
+    return torch.randn(shape, generator=g) * (2.0 / fan_in) ** 0.5
+
+
+def key_role(key: str, classifier: str | None = "cls_head.fc_cls.bias") -> str:
+    """The :func:`random_tensor` role of an MMAction2-layout key (``classifier``: the classifier's
+    bias key, drawn small; None: drawn as any other weight)."""
+    if key.endswith("num_batches_tracked"):
+        return "bn.count"
+    if key.endswith("running_var"):
+        return "bn.var"
+    if key.endswith("bn.weight"):
+        return "bn.weight"
+    if key.endswith(("bn.bias", "running_mean")):
+        return "bn.bias"
+    return "fc.bias" if key == classifier else "weight"
+
+
 def random_zoo_state(net: str, num_classes: int = 400, seed: int = 0) -> dict[str, torch.Tensor]:
     """Synthetic weights in the publisher's layout: He-normal convolutions, batch norms whose
     statistics keep activations of unit scale, a small classifier."""
     g = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, shape in zoo_layout(net, num_classes).items():
-        if key.endswith("num_batches_tracked"):
-            state[key] = torch.tensor(1000, dtype=torch.int64)
-        elif key.endswith("running_var"):
-            state[key] = torch.rand(shape, generator=g) + 0.5
-        elif key.endswith("bn.weight"):
-            state[key] = torch.rand(shape, generator=g) * 0.5 + 0.5
-        elif key.endswith(("bn.bias", "running_mean")):
-            state[key] = torch.randn(shape, generator=g) * 0.1
-        elif key == "cls_head.fc_cls.bias":
-            state[key] = torch.randn(shape, generator=g) * 0.01
-        else:
-            fan_in = 1
-            for d in shape[1:]:
-                fan_in *= d
-            state[key] = torch.randn(shape, generator=g) * (2.0 / fan_in) ** 0.5
-    return state
+    return {key: random_tensor(key_role(key), shape, g) for key, shape in zoo_layout(net, num_classes).items()}
 
 
 def mmaction_checkpoint(state: dict[str, torch.Tensor], net: str) -> dict:

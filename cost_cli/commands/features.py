@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
@@ -58,16 +57,12 @@ def features(
     status: 0 all written, 1 some inputs failed, 2 usage or configuration error, 130 interrupted.
     """
     from ..config import parse_shard
-    from ..errors import UsageError
     from ..features import features_config, run_features
     from ..sampling import parse_stride
+    from .common import inputs_or_stdin, rate, stdin_for
 
     console.set_quiet(quiet)
-    if not paths:
-        if sys.stdin is not None and not sys.stdin.isatty():
-            paths = ["-"]
-        else:
-            raise UsageError("no inputs: give files, folders, globs, or - to read paths from stdin")
+    paths = inputs_or_stdin(paths)
     cfg = features_config(
         out, dtype=dtype.lower(), inputs=tuple(paths), model=model, stride=parse_stride(stride), crops=crops,
         batch_size=batch_size, device=device, precision=precision, workers=workers, decoder=decoder,
@@ -75,14 +70,12 @@ def features(
         null=null, progress=progress, engine=engine, ray_address=ray_address, shard=parse_shard(shard),
         devices=devices,
     )
-    stdin = sys.stdin.buffer if "-" in paths and sys.stdin is not None else None
-    summary = run_features(cfg, stdin=stdin)
+    summary = run_features(cfg, stdin=stdin_for(paths))
     if not quiet:
-        rate = summary.video_seconds / summary.seconds if summary.seconds > 0 else 0.0
         console.info(
             f"wrote the features of {summary.labeled} video(s) ({summary.windows} windows) to {cfg.out_dir}, "
             f"failed {summary.failed}, skipped {summary.skipped} already done; {summary.seconds:.1f} s, "
-            f"{rate:.2f} video-seconds per second")
+            f"{rate(summary):.2f} video-seconds per second")
     raise typer.Exit(summary.exit_code)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
@@ -72,17 +71,13 @@ def label(
     error, 130 interrupted.
     """
     from ..config import LabelConfig, parse_shard
-    from ..errors import UsageError
     from ..pipeline import run_label
     from ..sampling import parse_stride
     from ..writers import infer_format
+    from .common import inputs_or_stdin, rate, stdin_for
 
     console.set_quiet(quiet)
-    if not paths:
-        if sys.stdin is not None and not sys.stdin.isatty():
-            paths = ["-"]
-        else:
-            raise UsageError("no inputs: give files, folders, globs, or - to read paths from stdin")
+    paths = inputs_or_stdin(paths)
     cfg = LabelConfig(
         inputs=tuple(paths), model=model, out=out, fmt=infer_format(fmt, out), stride=parse_stride(stride),
         crops=crops, topk=topk, merge=not no_merge, min_score=min_score, threshold=threshold, smooth=smooth,
@@ -92,14 +87,12 @@ def label(
         errors_file=errors, views=views, null=null, progress=progress, engine=engine,
         ray_address=ray_address, shard=parse_shard(shard), compile=compile_model, devices=devices,
     )
-    stdin = sys.stdin.buffer if "-" in paths and sys.stdin is not None else None
-    summary = run_label(cfg, stdin=stdin)
+    summary = run_label(cfg, stdin=stdin_for(paths))
     if not quiet:
-        rate = summary.video_seconds / summary.seconds if summary.seconds > 0 else 0.0
         console.info(
             f"labeled {summary.labeled} video(s) ({summary.segments} segments), failed {summary.failed}, "
             f"skipped {summary.skipped} already done; {summary.seconds:.1f} s, "
-            f"{rate:.2f} video-seconds per second")
+            f"{rate(summary):.2f} video-seconds per second")
     raise typer.Exit(summary.exit_code)
 
 
