@@ -12,7 +12,7 @@ count), as in tests/test_bundled_model.py; per class it is the time-weighted rec
 confusion gives seconds of each true class under each predicted label ("(unlabeled)": truth
 time no predicted row covers). `--json` prints one object:
 
-    {"model": ..., "videos": N, "smooth": --smooth or null (the model's own setting),
+    {"model": ..., "videos": N, "sets": K, "smooth": --smooth or null (the model's own setting),
      "generator": {"accuracy": x, "per_class": {label: recall}, "per_video": {video: accuracy},
                    "confusion": {truth: {predicted: seconds}}, "class_seconds": {label: seconds},
                    "seconds": annotated seconds, "seed": S, "label_seconds": wall time of cost label},
@@ -21,6 +21,12 @@ time no predicted row covers). `--json` prints one object:
 
 Default seeds are never used by training: 20250917 for `cost demo` (as tests/test_bundled_model.py)
 and 20251129 for the second renderer; `--seed S` sets both.
+
+`--sets K` makes K sets of N videos per renderer, of seeds S, S+1, ..., S+K-1, and scores them
+pooled (every video once, so a class's figure rests on K times as many segments); a renderer's
+object then has "seeds" instead of "seed", and "per_seed": {seed: {"accuracy", "per_class"}}.
+
+    python benchmarks/generalization.py --renderer third_renderer --videos 24 --seed 20261202 --sets 5
 """
 
 from __future__ import annotations
@@ -257,14 +263,13 @@ def check_model(model: str) -> None:
         raise BenchError(f"cost label cannot use --model {model}: {_error_line(r.stderr)}", 2)
 
 
-def evaluate(renderer: str, workdir: Path, count: int, seed: int, model: str | None = None,
-             seconds: tuple[float, float] = (3.0, 6.0), smooth: float | None = None) -> dict:
-    """Make ``count`` videos of ``renderer`` in ``workdir``, label them with `cost label` defaults
-    (``model`` passed through as --model, ``smooth`` as --smooth), and :func:`score` them."""
-    folder = workdir / renderer
+def _label_set(renderer: str, folder: Path, out: Path, count: int, seed: int, model: str | None,
+               seconds: tuple[float, float], smooth: float | None) -> tuple[list[dict], list[dict], list[dict], float]:
+    """Make one set of ``renderer`` in ``folder``, label it into ``out`` with `cost label` defaults;
+    return its truth rows, predicted rows, the renderer's per-segment details ([] if none) and
+    the labeling wall time."""
     print(f"{renderer}: writing {count} videos (seed {seed})", file=sys.stderr)
     truth_csv = make_videos(renderer, folder, count, seed, seconds)
-    out = workdir / f"{renderer}.labels.csv"
     args = ["label", str(folder), "--out", str(out), "--overwrite", "--quiet"]
     if model:
         args += ["--model", model]
@@ -276,13 +281,52 @@ def evaluate(renderer: str, workdir: Path, count: int, seed: int, model: str | N
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         raise BenchError(f"cost label failed on {folder}: {_error_line(r.stderr)}", r.returncode)
-    truth, pred = _read_csv(truth_csv), _read_csv(out)
+    details = _read_csv(folder / "segments.csv") if (folder / "segments.csv").is_file() else []
+    return _read_csv(truth_csv), _read_csv(out), details, wall
+
+
+def _scored(renderer: str, truth: list[dict], pred: list[dict], details: list[dict]) -> dict:
     result = score(truth, pred)
     result["per_video"] = {Path(v).name: a for v, a in result["per_video"].items()}
-    if (folder / "segments.csv").is_file():
-        details = _read_csv(folder / "segments.csv")
+    if details:
         result["breakdown"] = (breakdown_third if renderer == "third_renderer" else breakdown)(truth, pred, details)
+    return result
+
+
+def evaluate(renderer: str, workdir: Path, count: int, seed: int, model: str | None = None,
+             seconds: tuple[float, float] = (3.0, 6.0), smooth: float | None = None) -> dict:
+    """Make ``count`` videos of ``renderer`` in ``workdir``, label them with `cost label` defaults
+    (``model`` passed through as --model, ``smooth`` as --smooth), and :func:`score` them."""
+    truth, pred, details, wall = _label_set(renderer, workdir / renderer, workdir / f"{renderer}.labels.csv",
+                                            count, seed, model, seconds, smooth)
+    result = _scored(renderer, truth, pred, details)
     result.update(seed=seed, label_seconds=round(wall, 1))
+    return result
+
+
+def evaluate_sets(renderer: str, workdir: Path, count: int, seeds: list[int], model: str | None = None,
+                  seconds: tuple[float, float] = (3.0, 6.0), smooth: float | None = None) -> dict:
+    """:func:`evaluate` on one set per seed (``count`` videos each), scored pooled: every video of
+    every set counts once (its name prefixed by its set's seed), and ``per_seed`` gives each set's
+    own accuracy and per-class figures."""
+    if len(seeds) == 1:
+        return evaluate(renderer, workdir, count, seeds[0], model, seconds, smooth)
+    truth_all: list[dict] = []
+    pred_all: list[dict] = []
+    details_all: list[dict] = []
+    per_seed: dict = {}
+    wall_all = 0.0
+    for seed in seeds:
+        truth, pred, details, wall = _label_set(renderer, workdir / f"{renderer}-{seed}",
+                                                workdir / f"{renderer}-{seed}.labels.csv",
+                                                count, seed, model, seconds, smooth)
+        one = score(truth, pred)
+        per_seed[str(seed)] = {"accuracy": one["accuracy"], "per_class": one["per_class"]}
+        for rows, into in ((truth, truth_all), (pred, pred_all), (details, details_all)):
+            into += [r | {"video": f"{seed}_{Path(r['video']).name}"} for r in rows]
+        wall_all += wall
+    result = _scored(renderer, truth_all, pred_all, details_all)
+    result.update(seeds=list(seeds), per_seed=per_seed, label_seconds=round(wall_all, 1))
     return result
 
 
@@ -298,7 +342,7 @@ def report(results: dict) -> str:
     smooth = results.get("smooth")
     lines = [f"model: {results['model'] or 'bundled (default)'}; "
              f"--smooth {'the model default' if smooth is None else format(smooth, 'g')}; "
-             f"{results['videos']} held-out videos per renderer; "
+             f"{results['videos']} videos per renderer" + (f" in each of {results['sets']} sets" if results.get("sets", 1) > 1 else "") + "; "
              "segment-level accuracy (share of annotated time labeled right)", ""]
     head = f"{'':28s}" + "".join(f"{n.replace('_', ' '):>20s}" for n in names)
     lines += [head, f"{'overall':28s}" + "".join(f"{_pct(results[n]['accuracy']):>20s}" for n in names)]
@@ -309,7 +353,13 @@ def report(results: dict) -> str:
             cells.append(f"{_pct(pc)} ({results[n]['class_seconds'].get(c, 0):5.1f}s)" if pc is not None else "-")
         lines.append(f"  {c:26s}" + "".join(f"{x:>20s}" for x in cells))
     for n in names:
-        lines += ["", f"{n.replace('_', ' ')} (seed {results[n]['seed']}): per video " +
+        r = results[n]
+        where = f"seed {r['seed']}" if "seed" in r else f"seeds {r['seeds'][0]}-{r['seeds'][-1]}, pooled"
+        for sd, one in r.get("per_seed", {}).items():
+            weakest = min(one["per_class"], key=one["per_class"].get)
+            lines.append(f"{n.replace('_', ' ')} seed {sd}: {_pct(one['accuracy']).strip()}, weakest class "
+                         f"{weakest} {_pct(one['per_class'][weakest]).strip()}")
+        lines += ["", f"{n.replace('_', ' ')} ({where}): per video " +
                   ", ".join(f"{Path(v).stem} {_pct(a).strip()}" for v, a in results[n]["per_video"].items())]
         lines.append("  confusion, seconds (truth -> predicted):")
         for c, row in results[n]["confusion"].items():
@@ -328,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None,
                    help=f"seed of every set (default: {GENERATOR_SEED} for cost demo, {RENDERER_SEED} for the second "
                         f"renderer, {THIRD_SEED} for the third)")
+    p.add_argument("--sets", type=int, default=1,
+                   help="sets per renderer, of seeds SEED, SEED+1, ..., scored pooled (each set's own figures "
+                        "under per_seed; default 1)")
     p.add_argument("--renderer", choices=CHOICES, action="append", default=None,
                    help="only this renderer (repeatable; default: the first three; broad: a selection set "
                         "of the training generator's broad variety in wide and tall frames, never a held-out figure)")
@@ -340,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.videos < 1:
         p.error("--videos must be at least 1")
+    if a.sets < 1:
+        p.error("--sets must be at least 1")
     try:
         lo, _, hi = a.seconds.partition("-")
         seconds = (float(lo), float(hi or lo))
@@ -350,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
              "second_renderer": a.seed if a.seed is not None else RENDERER_SEED,
              "third_renderer": a.seed if a.seed is not None else THIRD_SEED,
              "broad": a.seed if a.seed is not None else BROAD_SEED}
-    results: dict = {"model": a.model, "videos": a.videos, "smooth": a.smooth}
+    results: dict = {"model": a.model, "videos": a.videos, "sets": a.sets, "smooth": a.smooth}
     try:
         if a.model:
             check_model(a.model)
@@ -358,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(a.keep) if a.keep else Path(tmp)
             work.mkdir(parents=True, exist_ok=True)
             for name in a.renderer or RENDERERS:
-                results[name] = evaluate(name, work, a.videos, seeds[name], a.model, seconds, a.smooth)
+                results[name] = evaluate_sets(name, work, a.videos, [seeds[name] + k for k in range(a.sets)],
+                                              a.model, seconds, a.smooth)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.code

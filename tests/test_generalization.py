@@ -355,3 +355,30 @@ def test_broad_selection_set(tmp_path):
         assert all(0.5 - 1e-6 <= float(r["end"]) - float(r["start"]) <= 0.8 + 1e-6 for r in mine)
     again = bench.make_videos("broad", tmp_path / "b", 4, 5, seconds=(0.5, 0.8))
     assert again.read_text() == truth.read_text()
+
+
+@pytest.mark.slow  # four `cost label` runs of a tiny model (about 20 s on 2 cores)
+def test_sets_are_scored_pooled_and_each_on_its_own(tmp_path, tiny_model_dir):
+    """--sets K: one set per seed, every video of every set counted once in the pooled figures,
+    and each set's own figures equal to a run of that seed alone."""
+    bench = _bench()
+    kw = dict(model=str(tiny_model_dir), seconds=(1.0, 1.5), smooth=0.0)
+    pooled = bench.evaluate_sets("third_renderer", tmp_path / "pooled", 2, [5, 6], **kw)
+    alone = {s: bench.evaluate("third_renderer", tmp_path / f"alone{s}", 2, s, **kw) for s in (5, 6)}
+    assert pooled["seeds"] == [5, 6] and "seed" not in pooled
+    assert sorted(pooled["per_video"]) == sorted(f"{s}_{v}" for s in (5, 6) for v in alone[s]["per_video"])
+    assert pooled["seconds"] == pytest.approx(sum(a["seconds"] for a in alone.values()))
+    for s, a in alone.items():
+        assert pooled["per_seed"][str(s)]["accuracy"] == pytest.approx(a["accuracy"])
+        assert pooled["per_seed"][str(s)]["per_class"] == pytest.approx(a["per_class"])
+    right = sum(a["accuracy"] * a["seconds"] for a in alone.values())
+    assert pooled["accuracy"] == pytest.approx(right / pooled["seconds"])
+    for c in pooled["class_seconds"]:
+        got = sum(a["per_class"].get(c, 0.0) * a["class_seconds"].get(c, 0.0) for a in alone.values())
+        assert pooled["per_class"][c] * pooled["class_seconds"][c] == pytest.approx(got)
+    # the renderer's breakdown pools too: its segments are the two sets' together
+    segs = lambda r: sum(g["segments"] for g in r["breakdown"]["speed"].values())  # noqa: E731
+    assert segs(pooled) == segs(alone[5]) + segs(alone[6]) > 0
+    # one seed: exactly evaluate's result
+    one = bench.evaluate_sets("third_renderer", tmp_path / "one", 2, [5], **kw)
+    assert one["seed"] == 5 and one["accuracy"] == pytest.approx(alone[5]["accuracy"])
