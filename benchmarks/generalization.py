@@ -24,7 +24,8 @@ and 20251129 for the second renderer; `--seed S` sets both.
 
 `--sets K` makes K sets of N videos per renderer, of seeds S, S+1, ..., S+K-1, and scores them
 pooled (every video once, so a class's figure rests on K times as many segments); a renderer's
-object then has "seeds" instead of "seed", and "per_seed": {seed: {"accuracy", "per_class"}}.
+object then has "seeds" instead of "seed", "per_seed": {seed: {"accuracy", "per_class"}}, and
+"intervals": a bootstrap over videos of the pooled figures (:func:`intervals`).
 
     python benchmarks/generalization.py --renderer third_renderer --videos 24 --seed 20261202 --sets 5
 """
@@ -124,6 +125,45 @@ def score(truth: list[dict], predicted: list[dict]) -> dict:
         "class_seconds": {c: class_seconds[c] for c in sorted(class_seconds, key=_class_order)},
         "seconds": seconds,
     }
+
+
+def intervals(truth: list[dict], predicted: list[dict], draws: int = 2000, seed: int = 0) -> dict:
+    """How far the pooled figures could move with other videos of the same family: a bootstrap
+    over videos (``draws`` resamples of as many videos, with replacement, seeded). Returns
+    {"overall": [lo, hi], "per_class": {label: [lo, hi]}} (the 2.5th and 97.5th percentiles) and
+    "weakest_moving": [lo, hi], the same for the lowest class other than static in each resample,
+    with "weakest_moving_at_least_80": the share of resamples in which that class is at 80 % or more."""
+    import random
+
+    videos = sorted({r["video"] for r in truth})
+    cells = []  # per video: {class: (right seconds, seconds)}
+    for v in videos:
+        one = score([r for r in truth if r["video"] == v],
+                    [r for r in predicted if os.path.basename(r["video"]) == os.path.basename(v)])
+        cells.append({c: (one["per_class"][c] * t, t) for c, t in one["class_seconds"].items()})
+    classes = sorted({c for cell in cells for c in cell}, key=_class_order)
+    rng = random.Random(seed)
+    samples = []
+    for _ in range(draws):
+        pick = [cells[rng.randrange(len(cells))] for _ in cells]
+        per = {}
+        for c in classes:
+            t = sum(cell[c][1] for cell in pick if c in cell)
+            per[c] = sum(cell[c][0] for cell in pick if c in cell) / t if t else None
+        right = sum(x[0] for cell in pick for x in cell.values())
+        total = sum(x[1] for cell in pick for x in cell.values())
+        moving = [a for c, a in per.items() if c != "static" and a is not None]
+        samples.append((right / total if total else 0.0, per, min(moving) if moving else None))
+
+    def band(xs: list) -> list[float] | None:
+        xs = sorted(x for x in xs if x is not None)
+        return [xs[int(0.025 * (len(xs) - 1))], xs[int(round(0.975 * (len(xs) - 1)))]] if xs else None
+
+    weakest = [w for _, _, w in samples if w is not None]
+    return {"draws": draws, "overall": band([o for o, _, _ in samples]),
+            "per_class": {c: band([per[c] for _, per, _ in samples]) for c in classes},
+            "weakest_moving": band(weakest),
+            "weakest_moving_at_least_80": sum(w >= 0.8 for w in weakest) / len(weakest) if weakest else None}
 
 
 SPEED_BINS = {  # per model window; edges split each range of the renderer in three (log scale)
@@ -326,7 +366,8 @@ def evaluate_sets(renderer: str, workdir: Path, count: int, seeds: list[int], mo
             into += [r | {"video": f"{seed}_{Path(r['video']).name}"} for r in rows]
         wall_all += wall
     result = _scored(renderer, truth_all, pred_all, details_all)
-    result.update(seeds=list(seeds), per_seed=per_seed, label_seconds=round(wall_all, 1))
+    result.update(seeds=list(seeds), per_seed=per_seed, label_seconds=round(wall_all, 1),
+                  intervals=intervals(truth_all, pred_all))
     return result
 
 
@@ -355,6 +396,15 @@ def report(results: dict) -> str:
     for n in names:
         r = results[n]
         where = f"seed {r['seed']}" if "seed" in r else f"seeds {r['seeds'][0]}-{r['seeds'][-1]}, pooled"
+        iv = r.get("intervals")
+        if iv and iv.get("overall"):
+            line = (f"{n.replace('_', ' ')} pooled, bootstrap over videos ({iv['draws']} draws, 95 %): overall "
+                    f"{_pct(iv['overall'][0]).strip()} to {_pct(iv['overall'][1]).strip()}")
+            if iv.get("weakest_moving"):
+                line += (f"; weakest moving class {_pct(iv['weakest_moving'][0]).strip()} to "
+                         f"{_pct(iv['weakest_moving'][1]).strip()}, at 80 % or more in "
+                         f"{100 * iv['weakest_moving_at_least_80']:.1f} % of draws")
+            lines += ["", line]
         for sd, one in r.get("per_seed", {}).items():
             weakest = min(one["per_class"], key=one["per_class"].get)
             lines.append(f"{n.replace('_', ' ')} seed {sd}: {_pct(one['accuracy']).strip()}, weakest class "

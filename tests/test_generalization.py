@@ -366,6 +366,8 @@ def test_sets_are_scored_pooled_and_each_on_its_own(tmp_path, tiny_model_dir):
     pooled = bench.evaluate_sets("third_renderer", tmp_path / "pooled", 2, [5, 6], **kw)
     alone = {s: bench.evaluate("third_renderer", tmp_path / f"alone{s}", 2, s, **kw) for s in (5, 6)}
     assert pooled["seeds"] == [5, 6] and "seed" not in pooled
+    lo, hi = pooled["intervals"]["overall"]
+    assert lo <= pooled["accuracy"] <= hi
     assert sorted(pooled["per_video"]) == sorted(f"{s}_{v}" for s in (5, 6) for v in alone[s]["per_video"])
     assert pooled["seconds"] == pytest.approx(sum(a["seconds"] for a in alone.values()))
     for s, a in alone.items():
@@ -382,3 +384,28 @@ def test_sets_are_scored_pooled_and_each_on_its_own(tmp_path, tiny_model_dir):
     # one seed: exactly evaluate's result
     one = bench.evaluate_sets("third_renderer", tmp_path / "one", 2, [5], **kw)
     assert one["seed"] == 5 and one["accuracy"] == pytest.approx(alone[5]["accuracy"])
+
+
+def test_intervals_bootstrap_over_videos():
+    bench = _bench()
+    # four copies of one video: every resample is that video, so the band is its figure exactly
+    truth, pred = [], []
+    for v in ("a", "b", "c", "d"):
+        truth += [{"video": f"{v}.mp4", "start": "0", "end": "4", "label": "moving left"},
+                  {"video": f"{v}.mp4", "start": "4", "end": "8", "label": "static"}]
+        pred += [{"video": f"/x/{v}.mp4", "start": "0", "end": "3", "label": "moving left"},
+                 {"video": f"/x/{v}.mp4", "start": "3", "end": "8", "label": "static"}]
+    iv = bench.intervals(truth, pred, draws=200)
+    assert iv["overall"] == pytest.approx([7 / 8, 7 / 8])
+    assert list(iv["per_class"]) == ["static", "moving left"]
+    assert iv["per_class"]["static"] == pytest.approx([1.0, 1.0])
+    assert iv["per_class"]["moving left"] == pytest.approx([0.75, 0.75])
+    assert iv["weakest_moving"] == pytest.approx([0.75, 0.75]) and iv["weakest_moving_at_least_80"] == 0.0
+    # one video right, one wrong: the band spans the range, seeded, and holds the pooled figure
+    truth2 = [{"video": "a.mp4", "start": "0", "end": "5", "label": "growing"},
+              {"video": "b.mp4", "start": "0", "end": "5", "label": "growing"}]
+    pred2 = [{"video": "a.mp4", "start": "0", "end": "5", "label": "growing"},
+             {"video": "b.mp4", "start": "0", "end": "5", "label": "static"}]
+    iv2 = bench.intervals(truth2, pred2, draws=400, seed=1)
+    assert iv2["overall"] == [0.0, 1.0] and iv2 == bench.intervals(truth2, pred2, draws=400, seed=1)
+    assert 0.0 < iv2["weakest_moving_at_least_80"] < 1.0
