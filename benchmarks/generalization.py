@@ -157,13 +157,13 @@ def intervals(truth: list[dict], predicted: list[dict], draws: int = 2000, seed:
 
     def band(xs: list) -> list[float] | None:
         xs = sorted(x for x in xs if x is not None)
-        return [xs[int(0.025 * (len(xs) - 1))], xs[int(round(0.975 * (len(xs) - 1)))]] if xs else None
+        return [xs[int(round(0.025 * (len(xs) - 1)))], xs[int(round(0.975 * (len(xs) - 1)))]] if xs else None
 
     weakest = [w for _, _, w in samples if w is not None]
     return {"draws": draws, "overall": band([o for o, _, _ in samples]),
             "per_class": {c: band([per[c] for _, per, _ in samples]) for c in classes},
             "weakest_moving": band(weakest),
-            "weakest_moving_at_least_80": sum(w >= 0.8 for w in weakest) / len(weakest) if weakest else None}
+            "weakest_moving_at_least_80": sum(w >= 0.8 - 1e-9 for w in weakest) / len(weakest) if weakest else None}
 
 
 SPEED_BINS = {  # per model window; edges split each range of the renderer in three (log scale)
@@ -406,8 +406,9 @@ def report(results: dict) -> str:
                          f"{100 * iv['weakest_moving_at_least_80']:.1f} % of draws")
             lines += ["", line]
         for sd, one in r.get("per_seed", {}).items():
-            weakest = min(one["per_class"], key=one["per_class"].get)
-            lines.append(f"{n.replace('_', ' ')} seed {sd}: {_pct(one['accuracy']).strip()}, weakest class "
+            moving = {c: a for c, a in one["per_class"].items() if c != "static"} or one["per_class"]
+            weakest = min(moving, key=moving.get)
+            lines.append(f"{n.replace('_', ' ')} seed {sd}: {_pct(one['accuracy']).strip()}, weakest moving class "
                          f"{weakest} {_pct(one['per_class'][weakest]).strip()}")
         lines += ["", f"{n.replace('_', ' ')} ({where}): per video " +
                   ", ".join(f"{Path(v).stem} {_pct(a).strip()}" for v, a in results[n]["per_video"].items())]

@@ -381,6 +381,11 @@ def test_sets_are_scored_pooled_and_each_on_its_own(tmp_path, tiny_model_dir):
     # the renderer's breakdown pools too: its segments are the two sets' together
     segs = lambda r: sum(g["segments"] for g in r["breakdown"]["speed"].values())  # noqa: E731
     assert segs(pooled) == segs(alone[5]) + segs(alone[6]) > 0
+    for factor, groups in pooled["breakdown"].items():  # and its right seconds (so the details were matched)
+        for value, grp in groups.items():
+            got = sum(a["breakdown"][factor].get(value, {"accuracy": 0.0, "seconds": 0.0})["accuracy"]
+                      * a["breakdown"][factor].get(value, {"seconds": 0.0})["seconds"] for a in alone.values())
+            assert grp["accuracy"] * grp["seconds"] == pytest.approx(got, abs=0.02), (factor, value)
     # one seed: exactly evaluate's result
     one = bench.evaluate_sets("third_renderer", tmp_path / "one", 2, [5], **kw)
     assert one["seed"] == 5 and one["accuracy"] == pytest.approx(alone[5]["accuracy"])
@@ -409,3 +414,51 @@ def test_intervals_bootstrap_over_videos():
     iv2 = bench.intervals(truth2, pred2, draws=400, seed=1)
     assert iv2["overall"] == [0.0, 1.0] and iv2 == bench.intervals(truth2, pred2, draws=400, seed=1)
     assert 0.0 < iv2["weakest_moving_at_least_80"] < 1.0
+    # static lowest and two moving classes: the weakest moving class is the lower of the two
+    # moving ones (static left out), in every draw of identical videos
+    truth3, pred3 = [], []
+    for v in ("a", "b", "c"):
+        truth3 += [{"video": f"{v}.mp4", "start": "0", "end": "4", "label": "static"},
+                   {"video": f"{v}.mp4", "start": "4", "end": "8", "label": "moving up"},
+                   {"video": f"{v}.mp4", "start": "8", "end": "12", "label": "growing"}]
+        pred3 += [{"video": f"{v}.mp4", "start": "0", "end": "1", "label": "static"},     # static 1/4
+                  {"video": f"{v}.mp4", "start": "1", "end": "7", "label": "moving up"},  # up 3/4
+                  {"video": f"{v}.mp4", "start": "7", "end": "12", "label": "growing"}]   # growing 4/4
+    iv3 = bench.intervals(truth3, pred3, draws=50)
+    assert iv3["weakest_moving"] == pytest.approx([0.75, 0.75])
+    assert iv3["per_class"]["static"] == pytest.approx([0.25, 0.25])
+    assert iv3["weakest_moving_at_least_80"] == 0.0
+
+
+def test_intervals_percentiles_by_hand():
+    """Twenty videos of 1 s, the first K right: a draw's accuracy is its share of right videos,
+    so the band is the 2.5th and 97.5th percentile of those shares over the same seeded draws."""
+    import random
+
+    bench = _bench()
+    truth = [{"video": f"v{i:02d}.mp4", "start": "0", "end": "1", "label": "moving left"} for i in range(20)]
+    pred = [{"video": f"v{i:02d}.mp4", "start": "0", "end": "1", "label": "moving left" if i < 13 else "static"}
+            for i in range(20)]
+    iv = bench.intervals(truth, pred, draws=1000, seed=7)
+    rng = random.Random(7)
+    shares = sorted(sum(rng.randrange(20) < 13 for _ in range(20)) / 20 for _ in range(1000))
+    want = [shares[int(round(0.025 * 999))], shares[int(round(0.975 * 999))]]
+    assert iv["overall"] == pytest.approx(want) and iv["per_class"]["moving left"] == pytest.approx(want)
+    assert want[0] < 13 / 20 < want[1]
+    assert iv["weakest_moving_at_least_80"] == pytest.approx(sum(x >= 0.8 for x in shares) / 1000)
+
+
+def test_report_of_pooled_sets():
+    bench = _bench()
+    one = {"accuracy": 0.9, "per_class": {"static": 0.5, "moving left": 0.8, "growing": 1.0}}
+    res = {"accuracy": 0.9, "per_class": one["per_class"], "class_seconds": {"static": 1.0, "moving left": 1.0,
+           "growing": 1.0}, "per_video": {"5_a.mp4": 0.9}, "confusion": {}, "seconds": 3.0,
+           "seeds": [5, 6], "per_seed": {"5": one, "6": one},
+           "intervals": {"draws": 10, "overall": [0.85, 0.95], "per_class": {}, "weakest_moving": [0.7, 0.9],
+                         "weakest_moving_at_least_80": 0.6}}
+    text = bench.report({"model": None, "videos": 2, "sets": 2, "smooth": None, "third_renderer": res})
+    assert "2 videos per renderer in each of 2 sets" in text
+    assert "bootstrap over videos (10 draws, 95 %): overall 85.0 % to 95.0 %; weakest moving class 70.0 % to " \
+           "90.0 %, at 80 % or more in 60.0 % of draws" in text
+    assert "third renderer seed 5: 90.0 %, weakest moving class moving left 80.0 %" in text
+    assert "(seeds 5-6, pooled): per video 5_a" in text
