@@ -135,11 +135,14 @@ def intervals(truth: list[dict], predicted: list[dict], draws: int = 2000, seed:
     with "weakest_moving_at_least_80": the share of resamples in which that class is at 80 % or more."""
     import random
 
-    videos = sorted({r["video"] for r in truth})
+    truth_of: dict[str, list[dict]] = {}
+    predicted_of: dict[str, list[dict]] = {}
+    for rows, into in ((truth, truth_of), (predicted, predicted_of)):
+        for r in rows:
+            into.setdefault(os.path.basename(r["video"]), []).append(r)
     cells = []  # per video: {class: (right seconds, seconds)}
-    for v in videos:
-        one = score([r for r in truth if r["video"] == v],
-                    [r for r in predicted if os.path.basename(r["video"]) == os.path.basename(v)])
+    for v in sorted(truth_of):
+        one = score(truth_of[v], predicted_of.get(v, []))
         cells.append({c: (one["per_class"][c] * t, t) for c, t in one["class_seconds"].items()})
     classes = sorted({c for cell in cells for c in cell}, key=_class_order)
     rng = random.Random(seed)
@@ -381,9 +384,10 @@ def report(results: dict) -> str:
 
     names = [r for r in CHOICES if r in results]
     smooth = results.get("smooth")
+    sets = results.get("sets", 1)
     lines = [f"model: {results['model'] or 'bundled (default)'}; "
              f"--smooth {'the model default' if smooth is None else format(smooth, 'g')}; "
-             f"{results['videos']} videos per renderer" + (f" in each of {results['sets']} sets" if results.get("sets", 1) > 1 else "") + "; "
+             f"{results['videos']} videos per renderer{f' in each of {sets} sets' if sets > 1 else ''}; "
              "segment-level accuracy (share of annotated time labeled right)", ""]
     head = f"{'':28s}" + "".join(f"{n.replace('_', ' '):>20s}" for n in names)
     lines += [head, f"{'overall':28s}" + "".join(f"{_pct(results[n]['accuracy']):>20s}" for n in names)]

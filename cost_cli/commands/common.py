@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+
 def inputs_or_stdin(paths: list[str] | None) -> list[str]:
     """The inputs as given; none given and stdin not a terminal: ``-`` (paths read from stdin)."""
     from ..config import NO_INPUTS

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import DataError
 
+
 @dataclass(frozen=True)
 class _Item:
     """One training example from real video: frames [start, end) of ``path`` show ``label``
